@@ -1,0 +1,5 @@
+"""``python -m moodreel``: the command line."""
+
+from moodreel.cli import main
+
+main()

@@ -1,0 +1,173 @@
+"""Building blocks for small real-time CNNs.
+
+Every block takes ``(in_chans, out_chans, stride, **options)`` so a spec can name it and a
+stage loop can stack it; shapes are ``(B, C, H, W)`` throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": lambda: nn.ReLU(inplace=True),
+    "relu6": lambda: nn.ReLU6(inplace=True),
+    "hardswish": lambda: nn.Hardswish(inplace=True),
+    "silu": lambda: nn.SiLU(inplace=True),
+    "gelu": nn.GELU,
+}
+
+
+def make_activation(name: str | None) -> nn.Module:
+    if name is None or name == "none":
+        return nn.Identity()
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def _padding(kernel: int, padding: int | str) -> int:
+    if padding == "same":
+        return kernel // 2
+    if padding == "valid":
+        return 0
+    return int(padding)
+
+
+class ConvBNAct(nn.Sequential):
+    """Conv (no bias) -> BatchNorm -> activation."""
+
+    def __init__(
+        self,
+        in_chans: int,
+        out_chans: int,
+        stride: int = 1,
+        kernel: int = 3,
+        padding: int | str = "same",
+        groups: int = 1,
+        act: str | None = "relu",
+    ) -> None:
+        super().__init__(
+            nn.Conv2d(in_chans, out_chans, kernel, stride, _padding(kernel, padding),
+                      groups=groups, bias=False),
+            nn.BatchNorm2d(out_chans),
+            make_activation(act),
+        )
+
+
+class SeparableConv(nn.Sequential):
+    """Depthwise-separable conv: a per-channel ``kernel`` conv, then a 1x1 pointwise conv."""
+
+    def __init__(self, in_chans: int, out_chans: int, stride: int = 1, kernel: int = 3) -> None:
+        super().__init__(
+            nn.Conv2d(in_chans, in_chans, kernel, stride, kernel // 2, groups=in_chans,
+                      bias=False),
+            nn.Conv2d(in_chans, out_chans, 1, bias=False),
+        )
+
+
+class SeparableConvBNAct(nn.Sequential):
+    """Separable conv -> BatchNorm -> activation, a cheap stand-in for a full conv."""
+
+    def __init__(
+        self, in_chans: int, out_chans: int, stride: int = 1, kernel: int = 3,
+        act: str | None = "relu",
+    ) -> None:
+        super().__init__(
+            SeparableConv(in_chans, out_chans, stride, kernel),
+            nn.BatchNorm2d(out_chans),
+            make_activation(act),
+        )
+
+
+class XceptionBlock(nn.Module):
+    """Xception-style residual module of mini-Xception (Arriaga et al. 2017).
+
+    Main path: SepConv-BN-ReLU, SepConv-BN, 3x3 max-pool with ``stride``.
+    Shortcut: 1x1 conv with ``stride`` and BN. Output is their sum.
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, stride: int = 2, kernel: int = 3,
+                 act: str = "relu") -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            SeparableConvBNAct(in_chans, out_chans, 1, kernel, act=act),
+            SeparableConvBNAct(out_chans, out_chans, 1, kernel, act=None),
+            nn.MaxPool2d(3, stride, padding=1) if stride > 1 else nn.Identity(),
+        )
+        self.shortcut = ConvBNAct(in_chans, out_chans, stride, kernel=1, act=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x) + self.shortcut(x)
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention: global pool -> bottleneck -> sigmoid gate (Hu et al. 2018)."""
+
+    def __init__(self, chans: int, reduction: int = 4, min_hidden: int = 8) -> None:
+        super().__init__()
+        hidden = max(min_hidden, chans // reduction)
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(chans, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, chans, 1),
+            nn.Hardsigmoid(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2/V3 inverted residual: 1x1 expand, depthwise, optional SE, 1x1 project.
+
+    The identity shortcut is used when shape is unchanged (stride 1, same width).
+    """
+
+    def __init__(
+        self,
+        in_chans: int,
+        out_chans: int,
+        stride: int = 1,
+        kernel: int = 3,
+        expand: float = 4.0,
+        se: bool = False,
+        act: str = "relu",
+    ) -> None:
+        super().__init__()
+        hidden = max(1, round(in_chans * expand))
+        layers: list[nn.Module] = []
+        if hidden != in_chans:
+            layers.append(ConvBNAct(in_chans, hidden, 1, kernel=1, act=act))
+        layers.append(ConvBNAct(hidden, hidden, stride, kernel=kernel, groups=hidden, act=act))
+        if se:
+            layers.append(SqueezeExcite(hidden))
+        layers.append(ConvBNAct(hidden, out_chans, 1, kernel=1, act=None))
+        self.body = nn.Sequential(*layers)
+        self.use_shortcut = stride == 1 and in_chans == out_chans
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return out + x if self.use_shortcut else out
+
+
+class MaxPool(nn.MaxPool2d):
+    """Max-pool as a block: keeps the width, reduces resolution by ``stride``."""
+
+    def __init__(self, in_chans: int, out_chans: int, stride: int = 2, kernel: int = 2) -> None:
+        if in_chans != out_chans:
+            raise ValueError("a maxpool block cannot change the width")
+        super().__init__(kernel, stride, padding=(kernel - 1) // 2 if kernel > 2 else 0)
+
+
+#: Block names usable in specs.
+BLOCKS: dict[str, type[nn.Module]] = {
+    "conv": ConvBNAct,
+    "sepconv": SeparableConvBNAct,
+    "xception": XceptionBlock,
+    "inverted_residual": InvertedResidual,
+    "maxpool": MaxPool,
+}

@@ -1,0 +1,1 @@
+"""Training, evaluation and export. Submodules import torch, except ``metrics``."""

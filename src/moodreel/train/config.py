@@ -1,0 +1,104 @@
+"""Training configuration: one dataclass, loadable from YAML presets in ``configs/``.
+
+Precedence: dataclass defaults < ``--config`` YAML < command-line options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class AugmentConfig:
+    """Batch augmentation on the training set (see ``moodreel.train.augment``)."""
+
+    flip: bool = True
+    shift: float = 0.1          # max translation, fraction of the image side
+    rotate: float = 10.0        # max rotation, degrees
+    scale: float = 0.1          # max zoom in/out, fraction
+    brightness: float = 0.2     # max additive change, on a 0-1 pixel scale
+    contrast: float = 0.2       # max multiplicative change around the image mean
+    erasing: float = 0.0        # probability of erasing a random rectangle
+    mixup: float = 0.0          # Beta(alpha, alpha) mixup; 0 disables
+    cutmix: float = 0.0         # Beta(alpha, alpha) cutmix; 0 disables
+    mix_prob: float = 1.0       # probability a batch is mixed, when mixup/cutmix are on
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""
+    model: str = "mini_xception"            # registered name or path to a spec YAML
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    out: str = "runs/mini_xception"
+    input_size: int = 48
+    mean: float = 0.5
+    std: float = 0.5
+    epochs: int = 30
+    batch_size: int = 64
+    optimizer: str = "adamw"                # adamw | sgd
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9                   # sgd only
+    schedule: str = "cosine"                # cosine | onecycle | constant
+    warmup_epochs: float = 1.0
+    min_lr_ratio: float = 0.01
+    label_smoothing: float = 0.0
+    class_weights: str = "none"             # none | balanced | sqrt
+    patience: int = 0                       # early stopping on val accuracy; 0 disables
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+    device: str = "auto"                    # auto | cpu | cuda
+    threads: int = 0                        # CPU threads; 0 uses every core
+    channels_last: bool = True
+    skip_bad: bool = False                  # skip unreadable dataset entries, with a count
+    max_steps_per_epoch: int = 0            # 0 = full epochs; small values for smoke tests
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        values = dict(values)
+        augment = AugmentConfig(**_checked(AugmentConfig, values.pop("augment", None) or {},
+                                           "augment"))
+        return cls(augment=augment, **_checked(cls, values, "config"))
+
+    def updated(self, **overrides: Any) -> TrainConfig:
+        """A copy with the given non-None fields replaced (``augment.x`` keys allowed)."""
+        values = self.to_dict()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key.startswith("augment."):
+                values["augment"][key.removeprefix("augment.")] = value
+            else:
+                values[key] = value
+        return TrainConfig.from_dict(values)
+
+
+def _checked(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(sorted(names))}")
+    return values
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML preset; unknown keys are an error so typos never pass silently."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file not found: {path}")
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of training settings")
+    try:
+        return TrainConfig.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None

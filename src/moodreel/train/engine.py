@@ -1,0 +1,126 @@
+"""The inner loops: batches from memory, one training epoch, evaluation.
+
+FER-2013 fits in memory as uint8 (66 MB), so batches are sliced from one tensor instead of
+going through worker processes; augmentation is batched (``moodreel.train.augment``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from moodreel.data.preprocess import Preprocessing
+from moodreel.train.augment import augment_batch, mix_batch
+from moodreel.train.config import AugmentConfig
+
+
+@dataclass
+class Shard:
+    """This process's share of the data when training with several processes."""
+
+    rank: int = 0
+    world_size: int = 1
+
+
+class BatchLoader:
+    """Shuffled batches of uint8 faces, augmented and normalised on the fly.
+
+    Each epoch's order comes from ``seed + epoch`` and is the same on every rank; rank ``r``
+    takes every ``world_size``-th index, and all ranks get the same number of batches so
+    DistributedDataParallel never waits on a rank that ran out.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, preprocessing: Preprocessing,
+                 batch_size: int, *, augment: AugmentConfig | None = None, seed: int = 0,
+                 shard: Shard | None = None, max_steps: int = 0) -> None:
+        self.images = torch.from_numpy(preprocessing.resize(images))  # (N, H, W) uint8
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self.preprocessing = preprocessing
+        self.batch_size = batch_size
+        self.augment = augment
+        self.seed = seed
+        self.shard = shard or Shard()
+        self.max_steps = max_steps
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        per_rank = len(self.labels) // self.shard.world_size
+        steps = max(1, per_rank // self.batch_size)  # drop the ragged last batch
+        return min(steps, self.max_steps) if self.max_steps else steps
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        generator = torch.Generator().manual_seed(self.seed * 10_007 + self.epoch)
+        order = torch.randperm(len(self.labels), generator=generator)
+        order = order[self.shard.rank::self.shard.world_size]
+        for step in range(len(self)):
+            index = order[step * self.batch_size:(step + 1) * self.batch_size]
+            yield self.to_input(self.images[index]), self.labels[index]
+
+    def to_input(self, faces: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(B, H, W)`` -> augmented, normalised float ``(B, 1, H, W)``."""
+        x = faces[:, None].float().div_(255.0)
+        if self.augment is not None:
+            x = augment_batch(x, self.augment)
+        return (x - self.preprocessing.mean) / self.preprocessing.std
+
+
+@dataclass
+class EpochStats:
+    loss: float
+    accuracy: float
+
+
+def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, *, num_classes: int,
+                    label_smoothing: float = 0.0, class_weights: torch.Tensor | None = None,
+                    device: torch.device, channels_last: bool = False,
+                    progress: bool = False, desc: str = "train") -> EpochStats:
+    model.train()
+    total_loss = torch.zeros((), dtype=torch.float64)
+    correct = seen = 0
+    bar = tqdm(loader, desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
+    for x, y in bar:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        targets = F.one_hot(y, num_classes).float()  # (B, K) soft targets for mixup/cutmix
+        if loader.augment is not None:
+            x, targets = mix_batch(x, targets, loader.augment)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = model(x)  # (B, K)
+        loss = F.cross_entropy(logits, targets, weight=class_weights,
+                               label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.detach().double().cpu() * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+        if progress and seen // len(y) % 20 == 0:
+            bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}", acc=f"{correct / seen:.3f}")
+    return EpochStats(total_loss.item() / max(seen, 1), correct / max(seen, 1))
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, inputs: np.ndarray, *, batch_size: int = 256,
+                   device: torch.device | None = None, channels_last: bool = False,
+                   tta_flip: bool = False) -> np.ndarray:
+    """Logits ``(N, K)`` for normalised inputs ``(N, 1, H, W)``; flip-TTA averages logits."""
+    device = device or torch.device("cpu")
+    model.eval()
+    outputs = []
+    for start in range(0, len(inputs), batch_size):
+        x = torch.from_numpy(inputs[start:start + batch_size]).to(device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = model(x)
+        if tta_flip:
+            logits = (logits + model(x.flip(-1))) / 2
+        outputs.append(logits.float().cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)

@@ -1,0 +1,46 @@
+"""Learning-curve and confusion-matrix PNGs (matplotlib's object API: no global backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def plot_learning_curves(history: Sequence[dict[str, Any]], path: str | Path) -> None:
+    epochs = [row["epoch"] for row in history]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    loss_ax.plot(epochs, [r["train_loss"] for r in history], label="train")
+    loss_ax.plot(epochs, [r["val_loss"] for r in history], label="val")
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss")
+    acc_ax.plot(epochs, [r["train_acc"] for r in history], label="train")
+    acc_ax.plot(epochs, [r["val_acc"] for r in history], label="val (7 classes)")
+    acc_ax.plot(epochs, [r["val_acc4"] for r in history], label="val (4 basic)")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.savefig(path, dpi=110)
+
+
+def plot_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str],
+                   path: str | Path, title: str = "Confusion (row-normalised)") -> None:
+    counts = np.asarray(confusion, dtype=np.float64)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="predicted",
+           ylabel="true", title=title)
+    ax.set_xticklabels(labels, rotation=45, ha="right")
+    ax.set_yticklabels(labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    fig.savefig(path, dpi=110)

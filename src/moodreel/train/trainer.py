@@ -1,0 +1,285 @@
+"""The training run: data, model, optimizer, schedule, epochs, checkpoints, plots.
+
+    moodreel train --data ../shared/data/fer2013 --model mini_xception --epochs 30
+    moodreel train --config configs/mini_xception.yaml --resume      # continue a stopped run
+    torchrun --nproc_per_node=2 -m moodreel.train --data DIR ...     # DistributedDataParallel
+
+Writes to ``config.out``: ``last.pt`` (every epoch), ``best.pt`` (best val accuracy),
+``metrics.csv``, ``learning_curves.png``, ``confusion.png`` and ``summary.json``. Random
+streams derive from (seed, epoch, rank), so a resumed run draws exactly what the
+uninterrupted run would have drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from moodreel.data.fer2013 import FaceDataset, load_split
+from moodreel.data.preprocess import Preprocessing
+from moodreel.labels import EMOTIONS
+from moodreel.nn.registry import create_model
+from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from moodreel.train.config import TrainConfig
+from moodreel.train.distributed import DistContext, all_reduce_sum, init_distributed, shutdown
+from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
+from moodreel.train.metrics import confusions, report_from_confusions
+from moodreel.train.plots import plot_confusion, plot_learning_curves
+
+log = logging.getLogger(__name__)
+
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc4",
+                  "seconds")
+
+
+class TrainError(RuntimeError):
+    """A training run that cannot start or continue; the message says why."""
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    best_accuracy: float
+    best_epoch: int
+    epochs_run: int
+    history: list[dict[str, Any]]
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    # No weight decay on BatchNorm and bias parameters (1-D), as is usual for small CNNs.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+    raise TrainError(f"unknown optimizer {config.optimizer!r}; expected adamw or sgd")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+                   ) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step schedule: linear warmup, then cosine decay, one-cycle, or constant."""
+    total = max(1, config.epochs * steps_per_epoch)
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=total,
+            pct_start=max(config.warmup_epochs * steps_per_epoch / total, 0.01))
+    if config.schedule not in ("cosine", "constant"):
+        raise TrainError(f"unknown schedule {config.schedule!r}; expected cosine, onecycle "
+                         "or constant")
+    warmup = int(config.warmup_epochs * steps_per_epoch)
+    floor = config.min_lr_ratio
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if config.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def class_weights(labels: np.ndarray, mode: str) -> torch.Tensor | None:
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
+    weights = len(labels) / (len(EMOTIONS) * np.maximum(counts, 1))
+    if mode == "sqrt":
+        weights = np.sqrt(weights)
+    elif mode != "balanced":
+        raise TrainError(f"unknown class_weights {mode!r}; expected none, balanced or sqrt")
+    return torch.tensor(weights / weights.mean(), dtype=torch.float32)
+
+
+def _pick_device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda was asked for but no CUDA GPU is available")
+    return torch.device(choice)
+
+
+@torch.no_grad()
+def evaluate_split(model: nn.Module, inputs: np.ndarray, labels: np.ndarray,
+                   context: DistContext, device: torch.device, channels_last: bool
+                   ) -> tuple[float, dict[str, Any]]:
+    """Mean loss and the metrics report on ``inputs``, sharded across processes."""
+    part = slice(context.rank, None, context.world_size)
+    logits = predict_logits(model, inputs[part], device=device, channels_last=channels_last)
+    shard_labels = labels[part]
+    loss = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(shard_labels),
+                           reduction="sum") if len(shard_labels) else torch.zeros(())
+    confusion7, confusion4 = confusions(shard_labels, logits)
+    totals = all_reduce_sum(torch.tensor(
+        np.concatenate([[float(loss)], confusion7.ravel(), confusion4.ravel()]),
+        dtype=torch.float64), context).numpy()
+    confusion7 = totals[1:1 + confusion7.size].reshape(confusion7.shape).astype(np.int64)
+    confusion4 = totals[1 + confusion7.size:].reshape(confusion4.shape).astype(np.int64)
+    report = report_from_confusions(confusion7, confusion4)
+    return float(totals[0]) / max(report["n"], 1), report
+
+
+def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, path)
+
+
+def _load_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
+    on_error = "skip" if config.skip_bad else "raise"
+    train = load_split(config.data, "train", on_error=on_error)
+    val = load_split(config.data, "val", on_error=on_error)
+    for dataset in (train, val):
+        if dataset.skipped:
+            log.warning("%s split: skipped %d bad entries (first: %s)", dataset.split,
+                        len(dataset.skipped), dataset.skipped[0])
+    return train, val
+
+
+def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = True,
+                 resume_overrides: dict[str, Any] | None = None) -> TrainResult:
+    """Train ``config.model`` on ``config.data``; with ``resume``, continue ``out/last.pt``."""
+    out = Path(config.out)
+    state = None
+    if resume:
+        if not (out / "last.pt").is_file():
+            raise TrainError(f"nothing to resume: {out / 'last.pt'} does not exist")
+        state = load_checkpoint(out / "last.pt")
+        config = TrainConfig.from_dict(state["train_config"]).updated(
+            **(resume_overrides or {}))
+    if not config.data:
+        raise TrainError("no dataset given: pass --data PATH or set data in the config")
+
+    device = _pick_device(config.device)
+    context = init_distributed(device.type == "cuda")
+    if context.enabled and device.type == "cuda":
+        device = torch.device("cuda", context.local_rank)
+    torch.set_num_threads(config.threads or max(1, (os.cpu_count() or 1) // context.world_size))
+    channels_last = config.channels_last
+    try:
+        return _train(config, state, context, device, channels_last, progress and
+                      context.is_main)
+    finally:
+        shutdown(context)
+
+
+def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
+           device: torch.device, channels_last: bool, progress: bool) -> TrainResult:
+    out = Path(config.out)
+    preprocessing = Preprocessing(config.input_size, config.mean, config.std)
+    train_data, val_data = _load_data(config)
+    val_inputs = preprocessing(val_data.images)  # the very function serving uses
+
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    model = create_model(config.model, num_classes=len(EMOTIONS), in_chans=1,
+                         **config.model_kwargs).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    loader = BatchLoader(train_data.images, train_data.labels, preprocessing,
+                         config.batch_size, augment=config.augment, seed=config.seed,
+                         shard=context.shard, max_steps=config.max_steps_per_epoch)
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, len(loader))
+    weights = class_weights(train_data.labels, config.class_weights)
+    weights = weights.to(device) if weights is not None else None
+
+    history: list[dict[str, Any]] = []
+    best_accuracy, best_epoch, start_epoch = -1.0, 0, 0
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = list(state["history"])
+        best_accuracy, best_epoch = state["best_accuracy"], state["best_epoch"]
+        start_epoch = state["epoch"]
+        if start_epoch >= config.epochs:
+            log.info("run already finished %d of %d epochs", start_epoch, config.epochs)
+    train_model: nn.Module = DistributedDataParallel(model) if context.enabled else model
+
+    if context.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        params = sum(p.numel() for p in model.parameters())
+        log.info("training %s (%d params) on %d images (%d per process), val %d, %s, "
+                 "%d process(es)", model.config["name"], params, len(train_data),
+                 len(loader) * config.batch_size, len(val_data), device, context.world_size)
+
+    epoch = start_epoch
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        torch.manual_seed(config.seed * 1_000_003 + epoch * 101 + context.rank)
+        loader.epoch = epoch
+        stats = train_one_epoch(
+            train_model, loader, optimizer, scheduler, num_classes=len(EMOTIONS),
+            label_smoothing=config.label_smoothing, class_weights=weights, device=device,
+            channels_last=channels_last, progress=progress,
+            desc=f"epoch {epoch + 1}/{config.epochs}")
+        val_loss, report = evaluate_split(model, val_inputs, val_data.labels, context, device,
+                                          channels_last)
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+               "train_loss": round(stats.loss, 5), "train_acc": round(stats.accuracy, 5),
+               "val_loss": round(val_loss, 5), "val_acc": round(report["accuracy_7"], 5),
+               "val_acc4": round(report["accuracy_4"], 5),
+               "seconds": round(time.perf_counter() - started, 2)}
+        history.append(row)
+        improved = report["accuracy_7"] > best_accuracy
+        if improved:
+            best_accuracy, best_epoch = report["accuracy_7"], epoch + 1
+        if context.is_main:
+            extra = {"train_config": config.to_dict(), "epoch": epoch + 1,
+                     "best_accuracy": best_accuracy, "best_epoch": best_epoch,
+                     "history": history, "val_report": report}
+            if improved:
+                save_checkpoint(out / "best.pt", model=model, preprocessing=preprocessing,
+                                **extra)
+            save_checkpoint(out / "last.pt", model=model, preprocessing=preprocessing,
+                            optimizer=optimizer.state_dict(),
+                            scheduler=scheduler.state_dict(), **extra)
+            _write_history(out / "metrics.csv", history)
+            log.info("epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  "
+                     "val_acc4 %.4f  %.1fs%s", epoch + 1, config.epochs, stats.loss,
+                     stats.accuracy, val_loss, report["accuracy_7"], report["accuracy_4"],
+                     row["seconds"], "  *best*" if improved else "")
+        if config.patience and epoch + 1 - best_epoch >= config.patience:
+            if context.is_main:
+                log.info("early stopping: no val improvement for %d epochs", config.patience)
+            break
+
+    if context.is_main and history:
+        _finish(out, history, best_accuracy, best_epoch)
+    return TrainResult(out, best_accuracy, best_epoch, len(history), history)
+
+
+def _finish(out: Path, history: list[dict[str, Any]], best_accuracy: float,
+            best_epoch: int) -> None:
+    """Plots and summary from the best checkpoint."""
+    _, _, best = model_from_checkpoint(out / "best.pt")
+    report = best["val_report"]
+    plot_learning_curves(history, out / "learning_curves.png")
+    plot_confusion(report["confusion"], report["labels"], out / "confusion.png",
+                   title=f"val, epoch {best_epoch}: {best_accuracy:.1%} (7 classes)")
+    summary = {"best_epoch": best_epoch, "best_val_accuracy_7": best_accuracy,
+               "best_val_accuracy_4": report["accuracy_4"], "epochs_run": len(history),
+               "seconds": round(sum(r["seconds"] for r in history), 1),
+               "train_config": best["train_config"], "model_config": best["model_config"],
+               "val_report": report}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -1,0 +1,67 @@
+"""The emotion CNN under ONNX Runtime: one session, batched faces, no torch.
+
+Input size, label names and normalisation come from the model's own metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from moodreel.assets import default_model_path
+from moodreel.vision.model_info import METADATA_KEY, ModelInfo
+
+
+class ModelError(ValueError):
+    """A model file that is missing, unreadable, or not a moodreel model."""
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+class EmotionClassifier:
+    """Classify grayscale face crops; build once and reuse (the session is the costly part)."""
+
+    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(0, threads)  # 0 lets ONNX Runtime use every core
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as error:  # ORT raises its own exception types for bad files
+            raise ModelError(f"{path}: not a loadable ONNX model ({error})") from None
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in metadata:
+            raise ModelError(f"{path}: ONNX model lacks moodreel metadata (labels, input size)")
+        self.info = ModelInfo.from_dict(json.loads(metadata[METADATA_KEY]))
+        self.path = path
+        self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
+    def predict_logits(self, inputs: np.ndarray) -> np.ndarray:
+        """Normalised inputs ``(N, 1, S, S)`` float32 -> logits ``(N, K)``, one batched run."""
+        if len(inputs) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(inputs)})[0]
+
+    def predict_proba(self, faces: np.ndarray, *, tta_flip: bool = False) -> np.ndarray:
+        """Grayscale uint8 crops ``(N, H, W)`` -> probabilities ``(N, K)``."""
+        inputs = self.info.preprocessing(faces)
+        logits = self.predict_logits(inputs)
+        if tta_flip:
+            logits = (logits + self.predict_logits(inputs[..., ::-1].copy())) / 2
+        return softmax(logits)

@@ -1,0 +1,37 @@
+"""What an exported model says about itself (stored as JSON in the ONNX metadata)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from moodreel.data.preprocess import Preprocessing
+
+METADATA_KEY = "moodreel"
+FORMAT = "moodreel-onnx/1"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    labels: tuple[str, ...]
+    preprocessing: Preprocessing
+    name: str = "unknown"
+    params: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "labels": list(self.labels), "name": self.name,
+                "params": self.params, "input_size": self.preprocessing.size,
+                "mean": self.preprocessing.mean, "std": self.preprocessing.std, **self.extra}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelInfo:
+        known = {"format", "labels", "name", "params", "input_size", "mean", "std"}
+        return cls(
+            labels=tuple(values["labels"]),
+            preprocessing=Preprocessing(int(values["input_size"]), float(values["mean"]),
+                                        float(values["std"])),
+            name=str(values.get("name", "unknown")),
+            params=int(values.get("params", 0)),
+            extra={k: v for k, v in values.items() if k not in known},
+        )

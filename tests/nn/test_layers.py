@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import torch
+
+from moodreel.nn.layers import ConvBNAct, InvertedResidual, SeparableConv, XceptionBlock
+from moodreel.nn.profile import count_macs, count_params, profile_model
+
+
+def test_xception_block_halves_resolution_and_sums_a_shortcut():
+    block = XceptionBlock(8, 16, stride=2).eval()
+    x = torch.randn(1, 8, 12, 12)
+    out = block(x)
+    assert out.shape == (1, 16, 6, 6)
+    assert torch.allclose(out, block.main(x) + block.shortcut(x))
+    assert isinstance(block.main[2], torch.nn.MaxPool2d)
+
+
+def test_separable_conv_is_cheaper_than_a_full_conv():
+    separable = SeparableConv(32, 64)
+    full = torch.nn.Conv2d(32, 64, 3, padding=1, bias=False)
+    assert count_params(separable) == 32 * 9 + 32 * 64
+    assert count_params(separable) < count_params(full) / 5
+
+
+def test_inverted_residual_uses_identity_only_when_shapes_match():
+    same = InvertedResidual(16, 16, stride=1, se=True)
+    assert same.use_shortcut
+    assert not InvertedResidual(16, 24, stride=1).use_shortcut
+    assert not InvertedResidual(16, 16, stride=2).use_shortcut
+    assert InvertedResidual(16, 24, stride=2)(torch.randn(2, 16, 8, 8)).shape == (2, 24, 4, 4)
+
+
+def test_count_macs_of_a_single_conv():
+    class Net(torch.nn.Module):
+        in_chans = 1
+
+        def __init__(self):
+            super().__init__()
+            self.body = ConvBNAct(1, 4, kernel=3)
+
+        def forward(self, x):
+            return self.body(x)
+
+    # output 4x10x10, each output element costs 1 * 3 * 3 multiply-accumulates
+    assert count_macs(Net(), input_size=10) == 4 * 10 * 10 * 9
+
+
+def test_profile_reports_size_and_latency():
+    from moodreel.nn import create_model
+
+    result = profile_model(create_model("mini_xception"), 48, threads=1)
+    assert result["params"] == count_params(create_model("mini_xception"))
+    assert result["macs"] > 1_000_000
+    for engine in ("torch", "onnxruntime"):
+        assert set(result["latency_ms"][engine]) == {"batch_1", "batch_32"}
+        assert all(ms > 0 for ms in result["latency_ms"][engine].values())

@@ -1,0 +1,131 @@
+"""Training on tiny synthetic data: learning, checkpoints, resume, early stopping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from moodreel.data.preprocess import Preprocessing
+from moodreel.nn import create_model
+from moodreel.train import trainer
+from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint
+from moodreel.train.config import AugmentConfig, TrainConfig, load_config
+from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
+from moodreel.train.trainer import TrainError, run_training
+from tests.synthetic import make_faces
+
+
+def tiny_config(data, out, **overrides) -> TrainConfig:
+    values = dict(data=str(data), out=str(out), model="simple_cnn_small", epochs=2,
+                  batch_size=16, lr=3e-3, warmup_epochs=0.5, threads=1)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(0)
+    images, labels = make_faces(16, seed=1)
+    model = create_model("simple_cnn_small")
+    pre = Preprocessing()
+    inputs = pre(images)
+    before = torch.nn.functional.cross_entropy(
+        torch.from_numpy(predict_logits(model, inputs)), torch.from_numpy(labels)).item()
+    loader = BatchLoader(images, labels, pre, batch_size=16, augment=AugmentConfig())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    for epoch in range(8):
+        loader.epoch = epoch
+        train_one_epoch(model, loader, optimizer, scheduler, num_classes=7,
+                        device=torch.device("cpu"))
+    after = torch.nn.functional.cross_entropy(
+        torch.from_numpy(predict_logits(model, inputs)), torch.from_numpy(labels)).item()
+    assert after < before * 0.8
+
+
+def test_run_writes_a_self_describing_checkpoint_and_artifacts(folder_dataset, tmp_path):
+    result = run_training(tiny_config(folder_dataset, tmp_path / "run", epochs=3),
+                          progress=False)
+    out = tmp_path / "run"
+    for name in ("best.pt", "last.pt", "metrics.csv", "learning_curves.png", "confusion.png",
+                 "summary.json"):
+        assert (out / name).is_file(), name
+    state = load_checkpoint(out / "last.pt")
+    for key in ("model_config", "state_dict", "labels", "preprocessing", "train_config",
+                "epoch", "optimizer", "scheduler", "best_accuracy", "history"):
+        assert key in state, key
+    assert state["model_config"]["name"] == "simple_cnn_small"
+    assert state["preprocessing"] == {"size": 48, "mean": 0.5, "std": 0.5}
+    assert state["epoch"] == 3
+    assert len(result.history) == 3
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.best_accuracy > 1 / 7 + 0.1  # the synthetic classes are learnable
+    model, pre, best = model_from_checkpoint(out / "best.pt")
+    assert best["best_accuracy"] == pytest.approx(result.best_accuracy)
+    assert pre == Preprocessing()
+    assert model.training is False
+
+
+def test_resume_continues_the_same_run(folder_dataset, tmp_path, monkeypatch):
+    straight = run_training(tiny_config(folder_dataset, tmp_path / "a", epochs=3),
+                            progress=False)
+
+    real_epoch = trainer.train_one_epoch
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(tiny_config(folder_dataset, tmp_path / "b", epochs=3), progress=False)
+    assert load_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 2
+    monkeypatch.setattr(trainer, "train_one_epoch", real_epoch)
+
+    resumed = run_training(tiny_config(folder_dataset, tmp_path / "b", epochs=3),
+                           resume=True, progress=False)
+    assert [row["epoch"] for row in resumed.history] == [1, 2, 3]
+    a = load_checkpoint(tmp_path / "a" / "last.pt")
+    b = load_checkpoint(tmp_path / "b" / "last.pt")
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=1e-5, atol=1e-6)
+    assert b["scheduler"]["last_epoch"] == a["scheduler"]["last_epoch"]
+    assert resumed.history[-1]["val_acc"] == pytest.approx(straight.history[-1]["val_acc"])
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path, folder_dataset):
+    with pytest.raises(TrainError, match="nothing to resume"):
+        run_training(tiny_config(folder_dataset, tmp_path / "none"), resume=True)
+
+
+def test_early_stopping_stops_when_val_accuracy_stalls(folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset, tmp_path / "run", epochs=6, lr=0.0,
+                         schedule="constant", warmup_epochs=0, patience=2)
+    result = run_training(config, progress=False)
+    assert result.epochs_run == 3  # best at epoch 1, then two epochs without gain
+
+
+def test_mixup_cutmix_erasing_and_class_weights_train(folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset, tmp_path / "run", epochs=1, class_weights="balanced",
+                         label_smoothing=0.1, optimizer="sgd", schedule="onecycle",
+                         augment=AugmentConfig(erasing=0.5, mixup=0.4, cutmix=1.0))
+    result = run_training(config, progress=False)
+    assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_config_files_reject_unknown_keys(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("epochs: 3\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_config(path)
+
+
+def test_shipped_preset_loads():
+    from pathlib import Path
+
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "mini_xception.yaml")
+    assert config.model == "mini_xception"
+    assert config.epochs >= 20
