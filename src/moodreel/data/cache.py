@@ -68,10 +68,14 @@ def load(key: str) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
 
 def save(key: str, images: np.ndarray, labels: np.ndarray, skipped: list[str]) -> None:
     path = _path(key)
+    tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            tmp_name = tmp.name
             np.savez(tmp, images=images, labels=labels, skipped=np.array(json.dumps(skipped)))
-        os.replace(tmp.name, path)
+        os.replace(tmp_name, path)
     except OSError as error:
         log.warning("could not write dataset cache %s: %s", path, error)
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)

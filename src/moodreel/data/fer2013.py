@@ -128,7 +128,7 @@ def _read_csv(
     images: list[np.ndarray] = []
     labels: list[int] = []
     skipped: list[str] = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel BOMs
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -226,8 +226,8 @@ def _scan_emotion_folders(
     parent: Path, folder_split: str | None, scan: _FolderScan, on_error: OnError
 ) -> None:
     for emotion_dir in sorted(parent.iterdir()):
-        if not emotion_dir.is_dir():
-            continue
+        if not emotion_dir.is_dir() or emotion_dir.name.startswith((".", "__")):
+            continue  # not data: .ipynb_checkpoints, __MACOSX and the like
         label = _folder_label(emotion_dir.name)
         if label is None:
             message = (

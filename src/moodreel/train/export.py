@@ -25,6 +25,7 @@ import numpy as np
 import onnx
 import torch
 
+from moodreel.nn.profile import count_macs
 from moodreel.train.checkpoint import model_from_checkpoint
 from moodreel.vision.model_info import METADATA_KEY, ModelInfo
 
@@ -62,7 +63,30 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     out = Path(out)
     write_onnx(model, info, out)
     diff = parity(model, out, preprocessing.size, batch_sizes)
+    write_card(out.with_suffix(".json"), info, state, macs=count_macs(model, preprocessing.size),
+               parity_max_abs_diff=diff)
     return ExportReport(out, diff, batch_sizes, out.stat().st_size)
+
+
+def write_card(path: Path, info: ModelInfo, state: dict[str, Any], **facts: Any) -> None:
+    """Machine-readable model card beside the ONNX file, from what the checkpoint knows."""
+    report = state.get("val_report") or {}
+    card = {
+        "model": info.name,
+        "params": info.params,
+        "labels": list(info.labels),
+        "input": {"size": info.preprocessing.size, "channels": 1, "color": "grayscale"},
+        "normalisation": {"scale": "1/255", "mean": info.preprocessing.mean,
+                          "std": info.preprocessing.std},
+        "model_config": info.extra["model_config"],
+        "training": {"epochs_run": state.get("epoch"), "best_epoch": state.get("best_epoch"),
+                     "config": state.get("train_config")},
+        "val": {key: report.get(key) for key in ("n", "accuracy_7", "accuracy_4", "macro_f1_7")}
+        | {"per_class_recall": {name: row["recall"]
+                                for name, row in (report.get("per_class") or {}).items()}},
+        **facts,
+    }
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
 def write_onnx(model: torch.nn.Module, info: ModelInfo, out: Path) -> None:
