@@ -33,8 +33,10 @@ def user_errors() -> Iterator[None]:
     """Turn the errors a user can cause (bad data, paths, specs) into a message and exit 1."""
     from moodreel.data.fer2013 import DatasetError
     from moodreel.vision.classifier import ModelError
+    from moodreel.vision.display import DisplayError
 
-    known: tuple[type[Exception], ...] = (DatasetError, ModelError, FileNotFoundError)
+    known: tuple[type[Exception], ...] = (DatasetError, ModelError, DisplayError,
+                                          FileNotFoundError)
     with contextlib.suppress(ImportError):
         from moodreel.nn.spec import SpecError
         from moodreel.train.checkpoint import CheckpointError
@@ -217,6 +219,118 @@ def export(checkpoint: str, output: str) -> None:
                f"= {report.max_abs_diff:.2e} over batches {list(report.batch_sizes)}")
     if report.max_abs_diff > 1e-3:
         raise click.ClickException("parity check failed: ONNX output differs from PyTorch")
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--model", type=click.Path(), help="ONNX model; default: the shipped model.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one item per image.")
+@click.option("--annotate", type=click.Path(),
+              help="Write the image with boxes and bars (a directory for several images).")
+@click.option("--threads", default=1, show_default=True, help="ONNX Runtime threads.")
+def predict(images: tuple[str, ...], model: str | None, as_json: bool, annotate: str | None,
+            threads: int) -> None:
+    """Faces and emotions in each IMAGE; a bad file is reported and the rest still run."""
+    from moodreel.vision.draw import draw_faces
+    from moodreel.vision.image import ImageError, read_image
+    from moodreel.vision.recognizer import Recognizer
+
+    with user_errors():
+        recognizer = Recognizer(model, threads=threads)
+    out_dir = Path(annotate) if annotate and len(images) > 1 else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    for path in images:
+        try:
+            image = read_image(path)
+            faces = recognizer.analyze(image)
+        except ImageError as error:
+            click.echo(f"error: {error}", err=True)
+            results.append({"image": path, "error": str(error)})
+            continue
+        results.append({"image": path, "faces": [face.to_dict() for face in faces]})
+        if annotate:
+            target = out_dir / f"{Path(path).stem}.png" if out_dir else Path(annotate)
+            if not cv2_write(target, draw_faces(image, faces)):
+                click.echo(f"error: could not write {target}", err=True)
+                results[-1]["error"] = f"could not write {target}"
+        if not as_json:
+            click.echo(f"{path}: {len(faces)} face(s)")
+            for i, face in enumerate(faces, 1):
+                ranked = sorted(face.emotions.items(), key=lambda kv: -kv[1])
+                others = ", ".join(f"{name} {p:.0%}" for name, p in ranked[1:4])
+                flag = " (uncertain)" if face.uncertain else ""
+                click.echo(f"  face {i} at {list(face.box)}: {face.top} {face.confidence:.0%}"
+                           f"{flag}; then {others}")
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    if any("error" in result for result in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("video", type=click.Path())
+@click.option("--csv", "csv_path", type=click.Path(), required=True, help="CSV file to write.")
+@click.option("--every", default=1, show_default=True, help="Analyse every N-th frame.")
+@click.option("--model", type=click.Path(), help="ONNX model; default: the shipped model.")
+@click.option("--threads", default=1, show_default=True, help="ONNX Runtime threads.")
+def video(video: str, csv_path: str, every: int, model: str | None, threads: int) -> None:
+    """Emotions over a VIDEO file: one CSV row per face per analysed frame, with a face id
+    that stays with the same face across frames."""
+    from moodreel.vision.image import ImageError
+    from moodreel.vision.recognizer import Recognizer
+    from moodreel.vision.video import analyze_stream, open_capture, write_csv
+
+    if every < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--every")
+    with user_errors():
+        recognizer = Recognizer(model, threads=threads)
+        try:
+            capture = open_capture(video)
+        except ImageError as error:
+            raise click.ClickException(str(error)) from None
+        try:
+            rows = write_csv(analyze_stream(capture, recognizer, every=every), csv_path)
+        finally:
+            capture.release()
+    click.echo(f"wrote {rows} face rows to {csv_path}")
+
+
+@cli.command()
+@click.option("--camera", type=int, default=None, help="Camera index (default 0).")
+@click.option("--video", "video_path", type=click.Path(), help="Play a video file instead.")
+@click.option("--no-display", is_flag=True, help="Do not open a window.")
+@click.option("--out", type=click.Path(), help="Record the annotated video (.mp4).")
+@click.option("--smoothing", default=0.6, show_default=True,
+              help="Weight of the past in the moving average of each face (0 = none).")
+@click.option("--model", type=click.Path(), help="ONNX model; default: the shipped model.")
+@click.option("--threads", default=1, show_default=True, help="ONNX Runtime threads.")
+def live(camera: int | None, video_path: str | None, no_display: bool, out: str | None,
+         smoothing: float, model: str | None, threads: int) -> None:
+    """The real-time view: boxes, per-class bars and FPS over a camera or video."""
+    from moodreel.vision.live import run_live
+
+    if camera is not None and video_path is not None:
+        raise click.UsageError("give --camera or --video, not both")
+    if no_display and not out:
+        raise click.UsageError("--no-display needs --out OUT.mp4 (otherwise nothing is shown)")
+    with user_errors():
+        stats = run_live(video_path if video_path is not None else (camera or 0),
+                         display=not no_display, out=out, smoothing=smoothing, model=model,
+                         threads=threads)
+    click.echo(f"{stats.frames} frames, {stats.fps:.1f} FPS on average"
+               + (f"; wrote {out}" if out else ""))
+
+
+def cv2_write(path: Path, image: Any) -> bool:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return bool(cv2.imwrite(str(path), image))
+    except cv2.error:
+        return False
 
 
 def main() -> None:

@@ -1,0 +1,43 @@
+"""Face crops for the CNN: a square box with margin, padded at the image edges.
+
+Padding replicates the border pixels instead of wrapping around or clipping the box, so a
+face touching the edge keeps its position in the crop and no pixel from the opposite side
+leaks in. Resizing is ``Preprocessing.resize``, the same function training uses.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from moodreel.data.preprocess import Preprocessing
+
+
+def square_box(box: np.ndarray, margin: float) -> tuple[int, int, int]:
+    """``(x0, y0, side)`` of the square centred on ``box`` grown by ``margin`` per side."""
+    x, y, w, h = (float(v) for v in box)
+    side = max(w, h) * (1 + 2 * margin)
+    cx, cy = x + w / 2, y + h / 2
+    return round(cx - side / 2), round(cy - side / 2), max(1, round(side))
+
+
+def crop_faces(gray: np.ndarray, boxes: np.ndarray, preprocessing: Preprocessing,
+               margin: float = 0.1) -> np.ndarray:
+    """Crops ``(N, size, size)`` uint8 for boxes ``(N, 4)`` in a grayscale image."""
+    boxes = np.asarray(boxes).reshape(-1, 4)
+    height, width = gray.shape[:2]
+    crops = []
+    for box in boxes:
+        x0, y0, side = square_box(box, margin)
+        x1, y1 = x0 + side, y0 + side
+        top, left = max(0, -y0), max(0, -x0)
+        bottom, right = max(0, y1 - height), max(0, x1 - width)
+        inside = gray[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
+        if inside.size == 0:
+            raise ValueError(f"face box {box.tolist()} lies outside the {width}x{height} image")
+        if top or left or bottom or right:
+            inside = cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_REPLICATE)
+        crops.append(preprocessing.resize(inside[None])[0])
+    if not crops:
+        return np.zeros((0, preprocessing.size, preprocessing.size), dtype=np.uint8)
+    return np.stack(crops)

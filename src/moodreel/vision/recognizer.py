@@ -1,0 +1,98 @@
+"""Faces to emotions: detect, crop, classify all faces of an image in one batched run.
+
+    from moodreel import Recognizer
+    faces = Recognizer().analyze(image)          # BGR/RGB/gray numpy image
+    [face.to_dict() for face in faces]           # JSON-ready
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, basic_view
+from moodreel.vision.classifier import EmotionClassifier
+from moodreel.vision.crop import crop_faces
+from moodreel.vision.detector import FaceDetector, HaarFaceDetector
+from moodreel.vision.image import ColorOrder, ImageError, to_gray
+
+#: Below this top probability a face is flagged ``uncertain``.
+UNCERTAIN_BELOW = 0.4
+#: Images with a shorter side than this cannot hold a detectable face.
+MIN_SIDE = 24
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face: where it is and what the model reads in it."""
+
+    box: tuple[int, int, int, int]
+    probabilities: tuple[float, ...]  # 7 classes, FER order
+    uncertain_below: float = UNCERTAIN_BELOW
+
+    @property
+    def emotions(self) -> dict[str, float]:
+        return {name: float(p) for name, p in zip(EMOTIONS, self.probabilities, strict=True)}
+
+    @property
+    def basic(self) -> dict[str, float]:
+        """The 4-class view (happy, sad, neutral, angry), renormalised."""
+        values = basic_view(np.asarray(self.probabilities))
+        return {name: float(p) for name, p in zip(BASIC_EMOTIONS, values, strict=True)}
+
+    @property
+    def top(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        return float(max(self.probabilities))
+
+    @property
+    def uncertain(self) -> bool:
+        return self.confidence < self.uncertain_below
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"box": list(self.box), "emotions": self.emotions, "basic": self.basic,
+                "top": self.top, "confidence": self.confidence, "uncertain": self.uncertain}
+
+
+class Recognizer:
+    """Build once (loads the model and the detector), then call ``analyze`` per image."""
+
+    def __init__(self, model_path: str | Path | None = None, *,
+                 detector: FaceDetector | None = None, threads: int = 1, margin: float = 0.1,
+                 uncertain_below: float = UNCERTAIN_BELOW) -> None:
+        self.classifier = EmotionClassifier(model_path, threads=threads)
+        if self.classifier.labels != EMOTIONS:
+            raise ValueError(f"model labels {self.classifier.labels} are not the 7 FER "
+                             f"emotions {EMOTIONS}")
+        self.detector = detector or HaarFaceDetector()
+        self.margin = margin
+        self.uncertain_below = uncertain_below
+
+    def detect(self, image: np.ndarray, color_order: ColorOrder = "bgr") -> np.ndarray:
+        """Face boxes ``(N, 4)`` in ``image``."""
+        return self.detector.detect(to_gray(image, color_order))
+
+    def analyze(self, image: np.ndarray, *, boxes: np.ndarray | None = None,
+                color_order: ColorOrder = "bgr") -> list[Face]:
+        """Emotions of every face in ``image`` (or in the given ``boxes``, skipping detection)."""
+        gray = to_gray(image, color_order)
+        if boxes is not None:
+            return self.classify(gray, np.asarray(boxes).reshape(-1, 4))
+        if min(gray.shape) < MIN_SIDE:
+            raise ImageError(f"image of {gray.shape[1]}x{gray.shape[0]} pixels is too small to "
+                             f"find a face in (at least {MIN_SIDE}x{MIN_SIDE})")
+        return self.classify(gray, self.detector.detect(gray))
+
+    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> list[Face]:
+        """Emotions for known ``boxes`` in a grayscale image, all faces in one batch."""
+        crops = crop_faces(gray, boxes, self.classifier.info.preprocessing, self.margin)
+        probabilities = self.classifier.predict_proba(crops)
+        return [Face(tuple(int(v) for v in box), tuple(float(p) for p in probs),
+                     self.uncertain_below)
+                for box, probs in zip(boxes, probabilities, strict=True)]

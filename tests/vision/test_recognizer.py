@@ -1,0 +1,104 @@
+"""The whole serving pipeline on real faces, with the shipped model."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from moodreel.labels import BASIC_EMOTIONS, EMOTIONS
+from moodreel.vision.image import ImageError
+from moodreel.vision.tracker import iou
+from tests.vision.conftest import ASTRONAUT_FACE
+
+
+def test_the_astronaut_is_found_and_smiles(recognizer, astronaut_bgr):
+    faces = recognizer.analyze(astronaut_bgr)
+    best = max(faces, key=lambda f: iou(np.array([f.box]), np.array([ASTRONAUT_FACE]))[0, 0])
+    assert iou(np.array([best.box]), np.array([ASTRONAUT_FACE]))[0, 0] > 0.6
+    assert best.top == "happy"
+    assert best.confidence > 0.5 and not best.uncertain
+    data = json.loads(json.dumps(best.to_dict()))
+    assert set(data) == {"box", "emotions", "basic", "top", "confidence", "uncertain"}
+    assert list(data["emotions"]) == list(EMOTIONS)
+    assert list(data["basic"]) == list(BASIC_EMOTIONS)
+    assert sum(data["emotions"].values()) == pytest.approx(1, abs=1e-5)
+    assert sum(data["basic"].values()) == pytest.approx(1, abs=1e-9)
+
+
+def test_color_order_and_formats_give_the_same_answer(recognizer, astronaut_bgr):
+    reference = recognizer.analyze(astronaut_bgr)
+    rgb = astronaut_bgr[..., ::-1].copy()
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    sixteen = astronaut_bgr.astype(np.uint16) * 257
+    for image, order in ((rgb, "rgb"), (rgba, "rgb"), (sixteen, "bgr")):
+        faces = recognizer.analyze(image, color_order=order)
+        assert [f.box for f in faces] == [f.box for f in reference]
+        np.testing.assert_allclose([f.probabilities for f in faces],
+                                   [f.probabilities for f in reference], atol=1e-6)
+
+
+def test_given_boxes_skip_detection(recognizer, astronaut_bgr):
+    calls = []
+    original = recognizer.detector
+
+    class Counting:
+        def detect(self, gray):
+            calls.append(gray.shape)
+            return original.detect(gray)
+
+    recognizer.detector = Counting()
+    try:
+        faces = recognizer.analyze(astronaut_bgr, boxes=[ASTRONAUT_FACE, (0, 0, 40, 40)])
+    finally:
+        recognizer.detector = original
+    assert calls == []
+    assert [f.box for f in faces] == [ASTRONAUT_FACE, (0, 0, 40, 40)]
+
+
+def test_tiny_and_blank_images(recognizer):
+    with pytest.raises(ImageError, match="too small"):
+        recognizer.analyze(np.zeros((1, 1, 3), np.uint8))
+    assert recognizer.analyze(np.full((480, 640, 3), 127, np.uint8)) == []
+
+
+def _fer_faces(shared_fer2013, recognizer, count):
+    """The first ``count`` val faces (upscaled 4x) that the detector finds on their own."""
+    chosen = []
+    for path in sorted((shared_fer2013 / "val" / "happy").glob("*.jpg")):
+        face = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (192, 192),
+                          interpolation=cv2.INTER_CUBIC)
+        canvas = np.full((320, 320), 110, np.uint8)
+        canvas[64:256, 64:256] = face
+        if len(recognizer.detect(canvas)) == 1:
+            chosen.append(face)
+        if len(chosen) == count:
+            return chosen
+    pytest.fail("too few FER val faces were detected")
+
+
+@pytest.mark.slow
+def test_a_frame_with_three_faces_gives_three_results(recognizer, shared_fer2013):
+    faces = _fer_faces(shared_fer2013, recognizer, 3)
+    frame = np.full((480, 720), 110, np.uint8)
+    for i, face in enumerate(faces):
+        frame[140:332, 24 + i * 232:216 + i * 232] = face
+    results = recognizer.analyze(frame)
+    assert len(results) == 3
+    boxes = np.array([r.box for r in results])
+    overlaps = iou(boxes, boxes)
+    assert (overlaps[~np.eye(3, dtype=bool)] == 0).all()  # three distinct faces
+    assert sum(r.top == "happy" for r in results) >= 2
+
+
+@pytest.mark.slow
+def test_a_face_touching_the_border_is_found(recognizer, shared_fer2013):
+    [face] = _fer_faces(shared_fer2013, recognizer, 1)
+    frame = np.full((480, 640), 110, np.uint8)
+    frame[288:480, 0:192] = face  # bottom-left corner
+    results = recognizer.analyze(frame)
+    assert len(results) == 1
+    x, y, w, h = results[0].box
+    assert x < 40 and y + h > 440
