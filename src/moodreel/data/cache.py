@@ -17,17 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from moodreel.settings import cache_dir
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-
-
-def cache_dir() -> Path:
-    """``$MOODREEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/moodreel``, else ``~/.cache/moodreel``."""
-    if "MOODREEL_CACHE_DIR" in os.environ:
-        return Path(os.environ["MOODREEL_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "moodreel"
 
 
 def file_fingerprint(path: Path) -> str:
