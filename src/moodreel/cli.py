@@ -5,6 +5,9 @@
     moodreel train --config configs/mini_xception.yaml [--resume]
     moodreel eval --data ../shared/data/fer2013 [--model CKPT|ONNX] [--json]
     moodreel export runs/mini_xception/best.pt -o model.onnx
+    moodreel predict photo.jpg [--json] [--annotate out.png]
+    moodreel video clip.mp4 --csv faces.csv
+    moodreel live [--camera 0 | --video clip.mp4] [--no-display --out out.mp4]
 
 Training commands import torch lazily, so the serving install runs the rest without it.
 """
@@ -38,19 +41,18 @@ def user_errors() -> Iterator[None]:
     known: tuple[type[Exception], ...] = (DatasetError, ModelError, DisplayError,
                                           FileNotFoundError)
     with contextlib.suppress(ImportError):
+        from moodreel.nn.registry import UnknownModelError
         from moodreel.nn.spec import SpecError
         from moodreel.train.checkpoint import CheckpointError
         from moodreel.train.trainer import TrainError
 
-        known += (SpecError, CheckpointError, TrainError)
+        known += (UnknownModelError, SpecError, CheckpointError, TrainError)
     try:
         yield
-    except known as error:
-        raise click.ClickException(str(error)) from None
-    except KeyError as error:  # unknown model name from the registry
-        raise click.ClickException(str(error.args[0]) if error.args else str(error)) from None
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    except (*known, ValueError) as error:
+        log.debug("details of the error below", exc_info=True)  # shown with -v
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        raise click.ClickException(message) from None
 
 
 def require_torch() -> None:

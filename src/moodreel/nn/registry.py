@@ -14,6 +14,11 @@ from typing import Any
 from moodreel.nn.spec import SpecNet, load_spec
 
 ModelFn = Callable[..., SpecNet]
+
+
+class UnknownModelError(KeyError):
+    """A model name that is not registered; the message lists the registered ones."""
+
 _REGISTRY: dict[str, ModelFn] = {}
 
 
@@ -55,7 +60,8 @@ def create_model(
     _load_builtin_models()
     name = str(name_or_spec)
     if name not in _REGISTRY:
-        raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+        registered = ", ".join(sorted(_REGISTRY))
+        raise UnknownModelError(f"unknown model {name!r}; registered: {registered}")
     model = _REGISTRY[name](num_classes=num_classes, in_chans=in_chans, **kwargs)
     model.config["name"] = name
     model.config["kwargs"] = dict(kwargs)
