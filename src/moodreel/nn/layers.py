@@ -28,6 +28,16 @@ def make_activation(name: str | None) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a scaled channel count to a multiple of ``divisor`` (never down by over 10%).
+
+    Runtimes vectorise over channels in groups of 8 or 16; widths like 19 or 77 can make
+    inference several times slower than 16 or 80 (measured with ONNX Runtime on one core).
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 def _padding(kernel: int, padding: int | str) -> int:
     if padding == "same":
         return kernel // 2

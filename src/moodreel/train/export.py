@@ -71,6 +71,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
 def write_card(path: Path, info: ModelInfo, state: dict[str, Any], **facts: Any) -> None:
     """Machine-readable model card beside the ONNX file, from what the checkpoint knows."""
     report = state.get("val_report") or {}
+    history = state.get("history") or []
     card = {
         "model": info.name,
         "params": info.params,
@@ -79,7 +80,8 @@ def write_card(path: Path, info: ModelInfo, state: dict[str, Any], **facts: Any)
         "normalisation": {"scale": "1/255", "mean": info.preprocessing.mean,
                           "std": info.preprocessing.std},
         "model_config": info.extra["model_config"],
-        "training": {"epochs_run": state.get("epoch"), "best_epoch": state.get("best_epoch"),
+        "training": {"checkpoint_epoch": state.get("epoch"),
+                     "wall_seconds": round(sum(row["seconds"] for row in history), 1),
                      "config": state.get("train_config")},
         "val": {key: report.get(key) for key in ("n", "accuracy_7", "accuracy_4", "macro_f1_7")}
         | {"per_class_recall": {name: row["recall"]

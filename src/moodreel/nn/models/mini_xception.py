@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moodreel.nn.layers import make_divisible
 from moodreel.nn.registry import register_model
 from moodreel.nn.spec import SpecNet
 
@@ -18,11 +19,11 @@ BASE_WIDTHS = (16, 32, 64, 128)
 def mini_xception_spec(width: float = 1.0, depth: int = 1, dropout: float = 0.0,
                        head: str = "conv") -> dict[str, Any]:
     """Spec of mini-Xception scaled by ``width`` (channels) and ``depth`` (modules/stage)."""
-    stem_width = max(8, round(8 * width))
+    stem_width = make_divisible(8 * width)
     stem = [{"block": "conv", "width": stem_width, "padding": "valid", "repeats": 2}]
     stages: list[dict[str, Any]] = []
     for base in BASE_WIDTHS:
-        chans = max(8, round(base * width))
+        chans = make_divisible(base * width)
         stages.append({"block": "xception", "width": chans, "stride": 2})
         if depth > 1:
             stages.append({"block": "xception", "width": chans, "stride": 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moodreel.nn.layers import make_divisible
 from moodreel.nn.registry import register_model
 from moodreel.nn.spec import SpecNet
 
@@ -14,13 +15,13 @@ STAGES = ((16, 2, 1, 2.0), (24, 2, 2, 3.0), (40, 2, 2, 3.0), (72, 2, 2, 3.0))
 def mobile_emotion_spec(width: float = 1.0, se: bool = True, dropout: float = 0.2,
                         act: str = "hardswish") -> dict[str, Any]:
     stages = [
-        {"block": "inverted_residual", "width": max(8, round(w * width)), "stride": s,
+        {"block": "inverted_residual", "width": make_divisible(w * width), "stride": s,
          "repeats": r, "expand": e, "se": se, "act": act}
         for w, s, r, e in STAGES
     ]
     return {
         "name": "mobile_emotion",
-        "stem": [{"block": "conv", "width": max(8, round(16 * width)), "act": act}],
+        "stem": [{"block": "conv", "width": make_divisible(16 * width), "act": act}],
         "stages": stages,
         "head": {"type": "linear", "dropout": dropout},
     }
