@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from moodreel import __version__
+from moodreel.movies.cli import db, recommend
 
 log = logging.getLogger("moodreel")
 
@@ -333,6 +334,10 @@ def cv2_write(path: Path, image: Any) -> bool:
         return bool(cv2.imwrite(str(path), image))
     except cv2.error:
         return False
+
+
+cli.add_command(db)
+cli.add_command(recommend)
 
 
 def main() -> None:

@@ -1,0 +1,102 @@
+"""Likes and dislikes, and how they refine the emotion -> genre weights.
+
+Each weight is the mean of a Beta prior worth ``PRIOR_STRENGTH`` pseudo-votes centred on the
+configured weight; every thumbs up or down on a film adds, for each emotion of the mood it
+was given in and each genre of the film, ``p(emotion)`` of a like or a dislike. The posterior
+mean is what the recommender uses, unless learning is switched off (``learning=False``), in
+which case the configured weights are used as they are and feedback is only stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from moodreel.movies.mapping import STRATEGIES
+from moodreel.movies.models import Feedback, FeedbackStat, GenreWeight, Movie, MovieGenre
+from moodreel.movies.mood import mood_probabilities
+
+#: How many pseudo-votes the configured weight is worth against real feedback.
+PRIOR_STRENGTH = 10.0
+COMMENT_LENGTH = 2000
+
+
+def posterior_weight(weight: float, likes: float, dislikes: float,
+                     strength: float = PRIOR_STRENGTH) -> float:
+    """Mean of Beta(strength * weight + likes, strength * (1 - weight) + dislikes)."""
+    return (strength * weight + likes) / (strength + likes + dislikes)
+
+
+def current_weights(session: Session, strategy: str, emotions: Iterable[str], *,
+                    learning: bool = True) -> dict[str, dict[int, float]]:
+    """``{emotion: {genre_id: weight}}`` for ``strategy``: the configured weights, refined by
+    feedback when ``learning`` is on. A genre absent from the result weighs 0."""
+    emotions = list(emotions)
+    weights: dict[str, dict[int, float]] = {emotion: {} for emotion in emotions}
+    rows = session.execute(
+        select(GenreWeight.emotion, GenreWeight.genre_id, GenreWeight.weight)
+        .where(GenreWeight.strategy == strategy, GenreWeight.emotion.in_(emotions)))
+    for emotion, genre_id, weight in rows:
+        weights[emotion][genre_id] = weight
+    if learning:
+        stats = session.execute(
+            select(FeedbackStat.emotion, FeedbackStat.genre_id, FeedbackStat.likes,
+                   FeedbackStat.dislikes)
+            .where(FeedbackStat.strategy == strategy, FeedbackStat.emotion.in_(emotions)))
+        for emotion, genre_id, likes, dislikes in stats:
+            base = weights[emotion].get(genre_id, 0.0)
+            weights[emotion][genre_id] = posterior_weight(base, likes, dislikes)
+    return weights
+
+
+def record_feedback(session: Session, movie_id: int, liked: bool,
+                    mood: Mapping[str, float] | Sequence[float], *, strategy: str,
+                    comment: str | None = None, session_id: str | None = None) -> Feedback:
+    """Store one thumbs up/down for ``movie_id`` given for ``mood`` (any form
+    ``mood_probabilities`` takes) and count it towards the Beta-Bernoulli estimate of each
+    (emotion, genre) of the film. Raises ``LookupError`` for an unknown film and
+    ``ValueError`` for a bad mood or strategy."""
+    emotions = mood_probabilities(mood)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of "
+                         f"{', '.join(STRATEGIES)}")
+    if session.get(Movie, movie_id) is None:
+        raise LookupError(f"no movie with id {movie_id}")
+    event = Feedback(movie_id=movie_id, liked=bool(liked), strategy=strategy,
+                     emotions_json=json.dumps(dict(emotions), sort_keys=True),
+                     comment=(comment or "").strip()[:COMMENT_LENGTH] or None,
+                     session_id=session_id)
+    session.add(event)
+    genre_ids = session.scalars(
+        select(MovieGenre.genre_id).where(MovieGenre.movie_id == movie_id)).all()
+    column = "likes" if liked else "dislikes"
+    for emotion, p in emotions.items():
+        for genre_id in genre_ids:
+            _add(session, strategy, emotion, genre_id, column, float(p))
+    session.flush()
+    return event
+
+
+def _add(session: Session, strategy: str, emotion: str, genre_id: int, column: str,
+         amount: float) -> None:
+    """Add ``amount`` to one counter, creating its row: an UPDATE that touches no row is
+    followed by an INSERT (inside a savepoint, so a concurrent insert of the same row is
+    retried as an update instead of failing the request)."""
+    key = (FeedbackStat.strategy == strategy, FeedbackStat.emotion == emotion,
+           FeedbackStat.genre_id == genre_id)
+    counter = getattr(FeedbackStat, column)
+    increment = update(FeedbackStat).where(*key).values({column: counter + amount})
+    if session.execute(increment).rowcount:
+        return
+    try:
+        with session.begin_nested():
+            session.execute(insert(FeedbackStat).values(
+                strategy=strategy, emotion=emotion, genre_id=genre_id,
+                likes=amount if column == "likes" else 0.0,
+                dislikes=amount if column == "dislikes" else 0.0))
+    except IntegrityError:
+        session.execute(increment)
