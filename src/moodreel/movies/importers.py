@@ -127,30 +127,28 @@ def _text(value: str, name: str) -> str:
     return value
 
 
-def _int(value: str, name: str, low: int, high: int) -> int | None:
+def _number(value: str, name: str, low: float, high: float,
+            kind: type[int] | type[float]) -> int | float | None:
+    """``value`` parsed as ``kind`` and checked to lie in ``low..high``; None when empty."""
     value = value.strip()
     if value in ("", IMDB_NULL):
         return None
     try:
-        number = int(value)
+        number = kind(value)
     except ValueError:
-        raise _Malformed(f"{name} {value!r} is not a whole number") from None
-    if not low <= number <= high:
-        raise _Malformed(f"{name} {number} outside {low}..{high}")
-    return number
-
-
-def _float(value: str, name: str, low: float, high: float) -> float | None:
-    value = value.strip()
-    if value in ("", IMDB_NULL):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise _Malformed(f"{name} {value!r} is not a number") from None
+        what = "a whole number" if kind is int else "a number"
+        raise _Malformed(f"{name} {value!r} is not {what}") from None
     if not low <= number <= high:
         raise _Malformed(f"{name} {number:g} outside {low:g}..{high:g}")
     return number
+
+
+def _int(value: str, name: str, low: int, high: int) -> int | None:
+    return _number(value, name, low, high, int)  # type: ignore[return-value]
+
+
+def _float(value: str, name: str, low: float, high: float) -> float | None:
+    return _number(value, name, low, high, float)  # type: ignore[return-value]
 
 
 def _genres(value: str, separator: str) -> tuple[str, ...] | None:
