@@ -40,8 +40,8 @@ def run_live(source: str | int, *, display: bool = True, out: str | Path | None 
         for result in analyze_stream(capture, recognizer, tracker=FaceTracker(
                 smoothing=smoothing)):
             now = time.perf_counter()
-            fps = 0.9 * fps + 0.1 / max(now - last, 1e-6) if frames else 1 / max(now - last,
-                                                                                 1e-6)
+            rate = 1 / max(now - last, 1e-6)
+            fps = rate if frames == 0 else 0.9 * fps + 0.1 * rate  # smoothed for display
             last = now
             canvas = draw_faces(result.frame, [t.face for t in result.tracks],
                                 labels=[f"#{t.id}" for t in result.tracks], fps=fps)
