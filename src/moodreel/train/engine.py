@@ -85,7 +85,7 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
     total_loss = torch.zeros((), dtype=torch.float64)
     correct = seen = 0
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
-    for x, y in bar:
+    for step, (x, y) in enumerate(bar):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         targets = F.one_hot(y, num_classes).float()  # (B, K) soft targets for mixup/cutmix
         if loader.augment is not None:
@@ -102,7 +102,7 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
         total_loss += loss.detach().double().cpu() * len(y)
         correct += int((logits.argmax(1) == y).sum())
         seen += len(y)
-        if progress and seen // len(y) % 20 == 0:
+        if progress and step % 20 == 0:
             bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}", acc=f"{correct / seen:.3f}")
     return EpochStats(total_loss.item() / max(seen, 1), correct / max(seen, 1))
 
