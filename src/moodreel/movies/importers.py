@@ -174,6 +174,15 @@ def _csv_lines(handle: IO[str]) -> Iterator[tuple[int, list[str] | str]]:
             yield reader.line_num, row
 
 
+def _fields(row: list[str] | str, width: int) -> list[str]:
+    """The row's fields, or ``_Malformed`` when the CSV reader failed or the width is wrong."""
+    if isinstance(row, str):
+        raise _Malformed(row)
+    if len(row) != width:
+        raise _Malformed(f"expected {width} fields, got {len(row)}")
+    return row
+
+
 def _header(lines: Iterator[tuple[int, list[str] | str]], path: Path,
             required: tuple[str, ...]) -> list[str]:
     first = next(lines, None)
@@ -295,10 +304,7 @@ def _movielens_links(handle: IO[str], path: Path, report: ImportReport
     links: dict[int, tuple[str | None, int | None]] = {}
     for line, row in lines:
         try:
-            if isinstance(row, str):
-                raise _Malformed(row)
-            if len(row) != len(header):
-                raise _Malformed(f"expected {len(header)} fields, got {len(row)}")
+            row = _fields(row, len(header))
             movie_id = _int(row[at["movieId"]], "movieId", 1, 2**31 - 1)
             imdb_number = _int(row[at["imdbId"]], "imdbId", 1, 10**10 - 1)
             tmdb_id = _int(row[at["tmdbId"]], "tmdbId", 1, 2**31 - 1)
@@ -320,10 +326,7 @@ def _movielens_ratings(handle: IO[str], path: Path, report: ImportReport
     sums: dict[int, list[float]] = {}
     for line, row in lines:
         try:
-            if isinstance(row, str):
-                raise _Malformed(row)
-            if len(row) != len(header):
-                raise _Malformed(f"expected {len(header)} fields, got {len(row)}")
+            row = _fields(row, len(header))
             movie_id = _int(row[movie_at], "movieId", 1, 2**31 - 1)
             stars = _float(row[rating_at], "rating", 0.0, 5.0)
         except _Malformed as error:
@@ -345,10 +348,7 @@ def _movielens_rows(handle: IO[str], path: Path,
     at = {name: header.index(name) for name in ("movieId", "title", "genres")}
     for line, row in lines:
         try:
-            if isinstance(row, str):
-                raise _Malformed(row)
-            if len(row) != len(header):
-                raise _Malformed(f"expected {len(header)} fields, got {len(row)}")
+            row = _fields(row, len(header))
             movie_id = _int(row[at["movieId"]], "movieId", 1, 2**31 - 1)
             if movie_id is None:
                 raise _Malformed("empty movieId")
