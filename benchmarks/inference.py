@@ -55,6 +55,13 @@ ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
                   "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
                   "CUDA_VISIBLE_DEVICES": ""}
 
+# Resident and peak memory in MB, read from /proc: pasted into both subprocess scripts.
+RSS_FUNCTION = r"""
+def rss():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
+"""
+
 # Runs in a fresh interpreter: start-up time and memory of moodreel.
 OURS_SCRIPT = r"""
 import json, sys, time
@@ -63,9 +70,7 @@ import moodreel
 recognizer = moodreel.Recognizer()
 ready = time.perf_counter() - started
 
-def rss():
-    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
-    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
+RSS
 
 after_init = rss()
 import cv2
@@ -88,9 +93,7 @@ cv2.setNumThreads(1)
 detector = FER(mtcnn=False)
 ready = time.perf_counter() - started
 
-def rss():
-    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
-    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
+RSS
 
 after_init = rss()
 for _ in range(3):
@@ -130,6 +133,8 @@ print(json.dumps({"import_s": imported, "ready_s": ready, "frame_ms": frame_ms,
                   "face_ms_1": per_face(1), "face_ms_8": per_face(8, 10),
                   "rss_init": after_init, "rss_frames": after_frames, "boxes": boxes}))
 """
+OURS_SCRIPT, FER_SCRIPT = (script.replace("\nRSS\n", RSS_FUNCTION, 1)
+                           for script in (OURS_SCRIPT, FER_SCRIPT))
 
 
 def pin_one_core() -> str:

@@ -255,7 +255,7 @@ def predict(images: tuple[str, ...], model: str | None, as_json: bool, annotate:
         results.append({"image": path, "faces": [face.to_dict() for face in faces]})
         if annotate:
             target = out_dir / f"{Path(path).stem}.png" if out_dir else Path(annotate)
-            if not cv2_write(target, draw_faces(image, faces)):
+            if not _write_image(target, draw_faces(image, faces)):
                 click.echo(f"error: could not write {target}", err=True)
                 results[-1]["error"] = f"could not write {target}"
         if not as_json:
@@ -326,7 +326,7 @@ def live(camera: int | None, video_path: str | None, no_display: bool, out: str 
                + (f"; wrote {out}" if out else ""))
 
 
-def cv2_write(path: Path, image: Any) -> bool:
+def _write_image(path: Path, image: Any) -> bool:
     import cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from moodreel.movies.mapping import STRATEGIES
+from moodreel.movies.mapping import check_strategy
 from moodreel.movies.models import Feedback, FeedbackStat, GenreWeight, Movie, MovieGenre
 from moodreel.movies.mood import mood_probabilities
 
@@ -61,9 +61,7 @@ def record_feedback(session: Session, movie_id: int, liked: bool,
     (emotion, genre) of the film. Raises ``LookupError`` for an unknown film and
     ``ValueError`` for a bad mood or strategy."""
     emotions = mood_probabilities(mood)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; expected one of "
-                         f"{', '.join(STRATEGIES)}")
+    check_strategy(strategy)
     if session.get(Movie, movie_id) is None:
         raise LookupError(f"no movie with id {movie_id}")
     event = Feedback(movie_id=movie_id, liked=bool(liked), strategy=strategy,

@@ -20,6 +20,13 @@ STRATEGIES: tuple[str, ...] = ("match", "lift")
 DEFAULT_MAPPING = ASSETS_DIR / "mood_genres.yaml"
 
 
+def check_strategy(strategy: str) -> None:
+    """``ValueError`` naming the choices unless ``strategy`` is one of ``STRATEGIES``."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of "
+                         f"{', '.join(STRATEGIES)}")
+
+
 class MappingError(ValueError):
     """The mapping file is malformed (unknown emotion, genre or strategy, weight outside
     [0, 1])."""

@@ -32,7 +32,7 @@ from sqlalchemy import CompoundSelect, Select, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from moodreel.movies.feedback import current_weights
-from moodreel.movies.mapping import STRATEGIES, MoodMapping, load_mapping
+from moodreel.movies.mapping import MoodMapping, check_strategy, load_mapping
 from moodreel.movies.models import Genre, Movie, MovieGenre
 from moodreel.movies.mood import mood_probabilities
 from moodreel.movies.quality import RATING_SCALE
@@ -71,9 +71,7 @@ class Recommendation:
 
 def _check(strategy: str, count: int, years: tuple[int | None, int | None],
            min_rating: float | None) -> None:
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; expected one of "
-                         f"{', '.join(STRATEGIES)}")
+    check_strategy(strategy)
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be between 1 and {MAX_COUNT}, got {count}")
     if years[0] is not None and years[1] is not None and years[0] > years[1]:

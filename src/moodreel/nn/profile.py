@@ -93,7 +93,7 @@ def _onnx_latency(model: nn.Module, input_size: int, batch_sizes: tuple[int, ...
                   threads: int) -> dict[str, float]:
     from moodreel.data.preprocess import Preprocessing
     from moodreel.labels import EMOTIONS
-    from moodreel.train.export import write_onnx
+    from moodreel.nn.onnx_export import write_onnx
     from moodreel.vision.classifier import EmotionClassifier
     from moodreel.vision.model_info import ModelInfo
 

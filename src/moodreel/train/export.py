@@ -1,6 +1,6 @@
 """Export a checkpoint to ONNX with a dynamic batch axis and self-describing metadata.
 
-    moodreel export runs/mini_xception/best.pt -o src/moodreel/assets/emotion.onnx
+    moodreel export runs/mini_xception/best.pt -o src/moodreel/assets/emotion_mini_xception.onnx
 
 The graph maps normalised faces ``input (B, 1, S, S)`` to ``logits (B, 7)``. The metadata
 key ``moodreel`` holds JSON with labels, input size, normalisation and the model's
@@ -10,27 +10,18 @@ guesses. After export the ONNX Runtime output is compared with PyTorch on random
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
-import os
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
 
+from moodreel.nn.onnx_export import write_onnx
 from moodreel.nn.profile import count_macs
 from moodreel.train.checkpoint import model_from_checkpoint
-from moodreel.vision.model_info import METADATA_KEY, ModelInfo
-
-OPSET = 18
-QUIET_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
+from moodreel.vision.model_info import ModelInfo
 
 
 @dataclass
@@ -91,46 +82,6 @@ def write_card(path: Path, info: ModelInfo, state: dict[str, Any], **facts: Any)
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
-def write_onnx(model: torch.nn.Module, info: ModelInfo, out: Path) -> None:
-    """Export ``model`` (eval mode) to ``out`` atomically, with ``info`` as metadata."""
-    size = info.preprocessing.size
-    example = torch.zeros(2, model.in_chans, size, size)
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    with _quiet_exporter():
-        program = torch.onnx.export(
-            model, (example,), None, input_names=["input"], output_names=["logits"],
-            dynamic_shapes={"x": {0: batch}}, dynamo=True, opset_version=OPSET,
-            verbose=False)
-    proto = program.model_proto
-    proto.doc_string = f"moodreel emotion classifier: {info.name}, {info.params} parameters"
-    del proto.metadata_props[:]
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(info.to_dict())
-    onnx.checker.check_model(proto)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    onnx.save_model(proto, tmp)
-    os.replace(tmp, out)
-
-
-@contextlib.contextmanager
-def _quiet_exporter() -> Iterator[None]:
-    """Silence the exporter's progress prints, its torchvision notices and torch-internal
-    deprecation warnings, only for the duration of the export."""
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
 @torch.no_grad()
 def parity(model: torch.nn.Module, onnx_path: Path, size: int, batch_sizes: tuple[int, ...]
            ) -> float:
@@ -146,8 +97,3 @@ def parity(model: torch.nn.Module, onnx_path: Path, size: int, batch_sizes: tupl
         got = session.run(None, {"input": x.numpy()})[0]
         worst = max(worst, float(np.abs(expected - got).max()))
     return worst
-
-
-def describe(report: ExportReport) -> dict[str, Any]:
-    return {"path": str(report.path), "max_abs_diff": report.max_abs_diff,
-            "batch_sizes": list(report.batch_sizes), "size_bytes": report.size_bytes}

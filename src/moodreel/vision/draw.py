@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from moodreel.labels import EMOTIONS
+from moodreel.vision.image import to_gray
 from moodreel.vision.recognizer import Face
 
 #: BGR colour per emotion, so a glance at the bars tells which is which.
@@ -21,8 +22,6 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """A drawable 8-bit BGR copy of a gray, BGR or BGRA image."""
-    from moodreel.vision.image import to_gray
-
     if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
         return image.copy()
     if image.ndim == 3 and image.shape[2] == 4 and image.dtype == np.uint8:

@@ -1,0 +1,64 @@
+"""Writing a model to ONNX: dynamic batch axis, self-describing metadata, atomic file.
+
+Shared by ``moodreel export`` (from checkpoints) and the profiler (ONNX Runtime latency of
+any registered model or spec).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import onnx
+import torch
+
+from moodreel.vision.model_info import METADATA_KEY, ModelInfo
+
+OPSET = 18
+QUIET_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
+
+
+def write_onnx(model: torch.nn.Module, info: ModelInfo, out: Path) -> None:
+    """Export ``model`` (eval mode) to ``out`` atomically, with ``info`` as metadata."""
+    size = info.preprocessing.size
+    example = torch.zeros(2, model.in_chans, size, size)
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            model, (example,), None, input_names=["input"], output_names=["logits"],
+            dynamic_shapes={"x": {0: batch}}, dynamo=True, opset_version=OPSET,
+            verbose=False)
+    proto = program.model_proto
+    proto.doc_string = f"moodreel emotion classifier: {info.name}, {info.params} parameters"
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(info.to_dict())
+    onnx.checker.check_model(proto)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    onnx.save_model(proto, tmp)
+    os.replace(tmp, out)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's progress prints, its torchvision notices and torch-internal
+    deprecation warnings, only for the duration of the export."""
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
