@@ -8,6 +8,7 @@
     moodreel predict photo.jpg [--json] [--annotate out.png]
     moodreel video clip.mp4 --csv faces.csv
     moodreel live [--camera 0 | --video clip.mp4] [--no-display --out out.mp4]
+    moodreel serve [--port 5000]                  the web app and JSON API
 
 Training commands import torch lazily, so the serving install runs the rest without it.
 """
@@ -26,6 +27,7 @@ import click
 
 from moodreel import __version__
 from moodreel.movies.cli import db, recommend
+from moodreel.web.cli import serve
 
 log = logging.getLogger("moodreel")
 
@@ -338,6 +340,7 @@ def _write_image(path: Path, image: Any) -> bool:
 
 cli.add_command(db)
 cli.add_command(recommend)
+cli.add_command(serve)
 
 
 def main() -> None:

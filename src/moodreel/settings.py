@@ -35,3 +35,26 @@ def database_url(explicit: str | None = None) -> str:
     if os.environ.get("MOODREEL_DATABASE_URL"):
         return os.environ["MOODREEL_DATABASE_URL"]
     return f"sqlite:///{data_dir() / 'moodreel.db'}"
+
+
+def snapshot_dir() -> Path:
+    """Where snapshots that users chose to keep are stored, apart from everything else:
+    ``$MOODREEL_SNAPSHOT_DIR``, else ``data_dir()/snapshots``."""
+    if os.environ.get("MOODREEL_SNAPSHOT_DIR"):
+        return Path(os.environ["MOODREEL_SNAPSHOT_DIR"])
+    return data_dir() / "snapshots"
+
+
+def secret_key() -> str | None:
+    """``$MOODREEL_SECRET_KEY`` (signs the web app's session cookies), if set."""
+    return os.environ.get("MOODREEL_SECRET_KEY") or None
+
+
+def secret_key_file() -> Path:
+    """Where ``moodreel serve`` keeps the secret key it generates when none is configured."""
+    return data_dir() / "secret_key"
+
+
+def admin_token() -> str | None:
+    """``$MOODREEL_ADMIN_TOKEN``: the web app's admin pages are off unless it is set."""
+    return os.environ.get("MOODREEL_ADMIN_TOKEN") or None

@@ -98,3 +98,16 @@ def _add(session: Session, strategy: str, emotion: str, genre_id: int, column: s
                 dislikes=amount if column == "dislikes" else 0.0))
     except IntegrityError:
         session.execute(increment)
+
+
+def add_feedback_comment(session: Session, feedback_id: int, session_id: str,
+                         comment: str) -> Feedback:
+    """Attach the reason given after a thumb: only from the browser session that gave the
+    thumb (the random ``session_id`` is the proof). ``LookupError`` for an unknown id or
+    another session's feedback (indistinguishable on purpose)."""
+    event = session.get(Feedback, feedback_id)
+    if event is None or event.session_id is None or event.session_id != session_id:
+        raise LookupError(f"no feedback {feedback_id} from this session")
+    event.comment = comment.strip()[:COMMENT_LENGTH] or None
+    session.flush()
+    return event

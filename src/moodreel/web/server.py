@@ -1,0 +1,124 @@
+"""``moodreel serve``: the app under gunicorn, with zero set-up.
+
+Before any worker starts, the master prepares the database once (migrate, seed the built-in
+catalog: workers must not race to create it), checks the model, and finds a secret key: the
+configured one (``$MOODREEL_SECRET_KEY``), else one generated at the first start and kept in
+the user data directory (readable by the user only). The development key is refused unless
+``--dev``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from moodreel import settings
+from moodreel.web.config import secret_key_problem
+
+log = logging.getLogger(__name__)
+
+
+class ServeError(Exception):
+    """The server cannot start as asked; the message says why."""
+
+
+def stored_secret_key(path: Path | None = None) -> str:
+    """The key kept in ``path`` (default ``settings.secret_key_file()``), created at first use
+    with owner-only permissions."""
+    path = path or settings.secret_key_file()
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key = ""
+    if secret_key_problem(key) is None:
+        return key
+    key = secrets.token_urlsafe(48)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(key + "\n")
+    except OSError as error:
+        raise ServeError(f"cannot store a secret key in {path}: {error.strerror or error}; "
+                         "set MOODREEL_SECRET_KEY instead") from None
+    log.info("generated a secret key in %s", path)
+    return key
+
+
+def choose_secret_key(dev: bool) -> str | None:
+    """The key to run with; ``None`` means the development key (``--dev`` only)."""
+    configured = settings.secret_key()
+    if configured is None:
+        return None if dev else stored_secret_key()
+    problem = secret_key_problem(configured)
+    if problem is not None and not dev:
+        raise ServeError(f"refusing to serve: {problem} (MOODREEL_SECRET_KEY). Use a long "
+                         "random value, e.g. python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(48))', or --dev for local development")
+    return configured
+
+
+def prepare_database(url: str) -> None:
+    """Migrate and seed once, in the master. A database that is down is only a warning:
+    emotions work without it and movies come back when it does."""
+    from moodreel.movies.db import DatabaseUnavailable, init_db
+
+    try:
+        report = init_db(url)
+    except DatabaseUnavailable as error:
+        log.warning("%s; serving emotions only until it answers", error)
+        return
+    log.info("database %s ready (%s films added)", report["database"], report["movies_added"])
+
+
+def check_model(path: str | None) -> None:
+    from moodreel.vision.classifier import EmotionClassifier
+
+    EmotionClassifier(path)  # raises ModelError with the reason
+
+
+class GunicornServer(BaseApplication):
+    """gunicorn configured in code; each worker builds its own app (and model session)."""
+
+    def __init__(self, app_config: dict[str, Any], options: dict[str, Any]) -> None:
+        self.app_config = app_config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from moodreel.web import create_app
+
+        return create_app(self.app_config)
+
+
+def serve(*, host: str, port: int, workers: int, threads: int, db_url: str | None,
+          model: str | None, dev: bool, access_log: bool) -> None:
+    """Run the web app until interrupted."""
+    url = settings.database_url(db_url)
+    key = choose_secret_key(dev)
+    check_model(model)
+    prepare_database(url)
+    app_config: dict[str, Any] = {"DATABASE_URL": url, "MODEL_PATH": model}
+    if key is not None:
+        app_config["SECRET_KEY"] = key
+    if dev:
+        from moodreel.web import create_app
+
+        create_app(app_config).run(host=host, port=port, debug=True, use_reloader=False)
+        return
+    GunicornServer(app_config, {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers, "threads": threads, "worker_class": "gthread",
+        "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
+        "accesslog": "-" if access_log else None, "errorlog": "-", "loglevel": "info",
+        "proc_name": "moodreel",
+    }).run()

@@ -1,0 +1,81 @@
+"""Snapshots that a user explicitly chose to keep, to help improve the model.
+
+Nothing is stored unless the user opts in (the web page's checkbox is off by default). Kept
+snapshots live in their own folder, apart from the movie database: one image file and one
+JSON file (the detected faces and emotions, the time, the browser session) per snapshot,
+named by an unguessable id that is also the key to delete it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+IMAGE_TYPES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png", b"RIFF": ".webp"}
+
+
+class SnapshotStore:
+    """Save, list and delete kept snapshots under ``root`` (created on first save)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def save(self, image: bytes, record: dict[str, Any]) -> str:
+        """Store the image bytes as uploaded and ``record`` beside them; returns the id.
+        Each file appears whole or not at all (written aside, then renamed)."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        snapshot_id = secrets.token_urlsafe(16)
+        suffix = next((ext for magic, ext in IMAGE_TYPES.items() if image.startswith(magic)),
+                      ".img")
+        meta = {"id": snapshot_id, "image": snapshot_id + suffix,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
+        _write_atomic(self.root / (snapshot_id + suffix), image)
+        _write_atomic(self.root / f"{snapshot_id}.json",
+                      json.dumps(meta, indent=2, sort_keys=True).encode())
+        return snapshot_id
+
+    def get(self, snapshot_id: str) -> dict[str, Any] | None:
+        """The record of a kept snapshot, ``None`` if there is none with that id."""
+        if not ID_PATTERN.match(snapshot_id):
+            return None
+        try:
+            return json.loads((self.root / f"{snapshot_id}.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def delete(self, snapshot_id: str) -> bool:
+        """Delete a snapshot and its record; ``False`` if there was none with that id."""
+        record = self.get(snapshot_id)
+        if record is None:
+            return False
+        (self.root / record["image"]).unlink(missing_ok=True)
+        (self.root / f"{snapshot_id}.json").unlink(missing_ok=True)
+        return True
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every kept snapshot's record, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = (self.get(path.stem) for path in self.root.glob("*.json"))
+        return sorted((r for r in found if r is not None), key=lambda r: (r["created"], r["id"]))
+
+    def image_path(self, record: dict[str, Any]) -> Path:
+        return self.root / record["image"]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
