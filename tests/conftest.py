@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from tests.synthetic import write_csv_dataset, write_folder_dataset
 
 SHARED_FER2013 = (Path(__file__).resolve().parents[1] / ".." / "shared/data/fer2013").resolve()
+#: Database servers the SQL tests also run on; the admin URLs can be moved with
+#: ``MOODREEL_TEST_MARIADB_URL`` and ``MOODREEL_TEST_POSTGRES_URL``.
+SERVERS = {
+    "mariadb": ("MariaDB", os.environ.get("MOODREEL_TEST_MARIADB_URL",
+                                          "mysql+pymysql://root@127.0.0.1:3306/test")),
+    "postgresql": ("PostgreSQL", os.environ.get("MOODREEL_TEST_POSTGRES_URL",
+                                                "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +52,36 @@ def shared_fer2013() -> Path:
     if not SHARED_FER2013.is_dir():
         pytest.skip(f"FER-2013 not found at {SHARED_FER2013}; see ../shared/data/README.md")
     return SHARED_FER2013
+
+
+@pytest.fixture(scope="session")
+def server_database() -> Iterator[Callable[[str], str]]:
+    """A factory: ``make(backend)`` -> URL of a fresh, uniquely named database on that
+    server (skips when the server does not answer); all are dropped at the end."""
+    created: list[tuple[str, str]] = []
+
+    def make(backend: str) -> str:
+        label, admin_url = SERVERS[backend]
+        name = f"moodreel_test_{secrets.token_hex(4)}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f"CREATE DATABASE {name}"))
+        except OperationalError as error:
+            pytest.skip(f"no {label} server answers at {admin_url}: "
+                        f"{str(error.orig).splitlines()[0]}")
+        finally:
+            admin.dispose()
+        created.append((backend, name))
+        return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    for backend, name in created:
+        admin = create_engine(SERVERS[backend][1], isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            if backend == "postgresql":
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()

@@ -1,22 +1,17 @@
 """Backends for the movie tests: every test that takes ``engine`` runs on SQLite, MariaDB
 and PostgreSQL.
 
-Each server gets a database of its own for this test session (``moodreel_test_<random>``),
-dropped at the end; a server that does not answer skips its tests with the reason. The
-admin URLs can be moved with ``MOODREEL_TEST_MARIADB_URL`` and ``MOODREEL_TEST_POSTGRES_URL``.
+Each server gets a database of its own for this test session (``server_database`` in the
+top-level conftest); a server that does not answer skips its tests with the reason.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from moodreel.movies.catalog import seed_weights
@@ -30,13 +25,8 @@ from moodreel.movies.models import (
     MovieGenre,
 )
 from moodreel.movies.upsert import MovieRecord, MovieWriter
+from tests.conftest import SERVERS
 
-SERVERS = {
-    "mariadb": ("MariaDB", os.environ.get("MOODREEL_TEST_MARIADB_URL",
-                                          "mysql+pymysql://root@127.0.0.1:3306/test")),
-    "postgresql": ("PostgreSQL", os.environ.get("MOODREEL_TEST_POSTGRES_URL",
-                                                "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")),
-}
 BACKENDS = ("sqlite", *SERVERS)
 #: Children first, so deleting never trips a foreign key.
 TABLES = (Feedback, FeedbackStat, GenreWeight, MovieGenre, Movie, Genre)
@@ -48,39 +38,6 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     test's folder."""
     monkeypatch.setenv("MOODREEL_DATA_DIR", str(tmp_path / "moodreel-data"))
     monkeypatch.delenv("MOODREEL_DATABASE_URL", raising=False)
-
-
-@pytest.fixture(scope="session")
-def server_database() -> Iterator[Callable[[str], str]]:
-    """A factory: ``make(backend)`` -> URL of a fresh, uniquely named database on that
-    server (skips when the server does not answer); all are dropped at the end."""
-    created: list[tuple[str, str]] = []
-
-    def make(backend: str) -> str:
-        label, admin_url = SERVERS[backend]
-        name = f"moodreel_test_{secrets.token_hex(4)}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT",
-                              connect_args={"connect_timeout": 3})
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f"CREATE DATABASE {name}"))
-        except OperationalError as error:
-            pytest.skip(f"no {label} server answers at {admin_url}: "
-                        f"{str(error.orig).splitlines()[0]}")
-        finally:
-            admin.dispose()
-        created.append((backend, name))
-        return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-    yield make
-    for backend, name in created:
-        admin = create_engine(SERVERS[backend][1], isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            if backend == "postgresql":
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            else:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
