@@ -4,9 +4,6 @@ created on first use, an outdated one is refused, an unreachable one raises
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -27,6 +24,7 @@ from moodreel.movies.db import (
     prepare,
 )
 from moodreel.movies.models import Base, GenreWeight, Movie
+from tests.tcp_proxy import TcpProxy, free_port
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -118,14 +116,8 @@ def test_a_sqlite_path_that_cannot_be_created_is_a_database_error(tmp_path) -> N
         create_db_engine(f"sqlite:///{tmp_path / 'file' / 'sub' / 'movies.db'}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_no_server_raises_database_unavailable() -> None:
-    database = MovieDatabase(f"mysql+pymysql://root@127.0.0.1:{_free_port()}/x")
+    database = MovieDatabase(f"mysql+pymysql://root@127.0.0.1:{free_port()}/x")
     try:
         with pytest.raises(DatabaseUnavailable, match="cannot reach the database"), \
                 database.session():
@@ -134,72 +126,13 @@ def test_no_server_raises_database_unavailable() -> None:
         database.dispose()
 
 
-class _Proxy:
-    """A TCP relay to a database server that can be cut and restored: a server outage
-    without touching the server."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = _free_port()
-        self._listener: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._spawn(self._accept, self._listener)
-
-    def _spawn(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self._sockets += [client, upstream]
-            self._spawn(self._pipe, client, upstream)
-            self._spawn(self._pipe, upstream, client)
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        """Close the listener and every relayed connection, as a dying server would."""
-        if self._listener is not None:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-            self._listener.close()
-            self._listener = None
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._sockets.clear()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads.clear()
-
-
 @pytest.fixture(params=("mariadb", "postgresql"))
 def proxied_url(request: pytest.FixtureRequest,
-                server_database: Callable[[str], str]) -> Iterator[tuple[str, _Proxy]]:
-    """A fresh, initialised server database reached through a ``_Proxy``."""
+                server_database: Callable[[str], str]) -> Iterator[tuple[str, TcpProxy]]:
+    """A fresh, initialised server database reached through a ``TcpProxy``."""
     url = make_url(server_database(request.param))
     init_db(url.render_as_string(hide_password=False), catalog=False)
-    proxy = _Proxy((url.host or "127.0.0.1", url.port or 0))
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 0))
     proxy.start()
     try:
         yield url.set(port=proxy.port).render_as_string(hide_password=False), proxy
