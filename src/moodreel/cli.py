@@ -211,6 +211,43 @@ def evaluate(data: str, model: str | None, split: str, tta: str, skip_bad: bool,
 
 
 @cli.command()
+@click.option("--data", type=click.Path(), required=True,
+              help="FER-2013 CSV file or image-folder root.")
+@click.option("--model", type=click.Path(), help="ONNX model; default: the shipped model.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="val",
+              show_default=True, help="Split to fit on (never the test split for choices).")
+@click.option("--write", is_flag=True,
+              help="Store the fitted temperature in the model's metadata and card.")
+@click.option("--plot", type=click.Path(), help="Write a reliability diagram (PNG).")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable entries instead of stopping.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def calibrate(data: str, model: str | None, split: str, write: bool, plot: str | None,
+              skip_bad: bool, as_json: bool) -> None:
+    """Fit a temperature so the model's percentages match how often it is right."""
+    from moodreel.train.evaluate import calibrate_model
+
+    if write or plot:
+        require_torch()  # onnx and matplotlib come with the training extras
+    with user_errors():
+        report = calibrate_model(data, model, split=split, write=write, skip_bad=skip_bad)
+    if plot:
+        from moodreel.train.plots import plot_reliability
+
+        plot_reliability(report, plot)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(f"{report['model']} on {split} of {data} ({report['n']} faces)")
+    click.echo(f"temperature {report['temperature']:.3f} (was {report['previous_temperature']:g})")
+    click.echo(f"NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f} "
+               f"({report['nll_after_heldout']:.4f} fitted on the other half); "
+               f"ECE {100 * report['ece_before']:.2f}% -> {100 * report['ece_after']:.2f}% "
+               f"({100 * report['ece_after_heldout']:.2f}%)")
+    if write:
+        click.echo(f"stored in {report['model']}")
+
+
+@cli.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), required=True, help="ONNX file to write.")
 def export(checkpoint: str, output: str) -> None:

@@ -114,8 +114,8 @@ def test_unknown_csv_columns_and_unreachable_servers(write) -> None:
 
 def test_importing_the_cli_stays_cheap() -> None:
     """``moodreel --help`` must not pay for SQLAlchemy, Flask or torch."""
-    code = ("import sys, moodreel, moodreel.cli; "
-            "print(sorted(m for m in ('sqlalchemy', 'alembic', 'torch', 'flask') if m in sys.modules))")
+    code = ("import sys, moodreel, moodreel.cli; print(sorted(m for m in "
+            "('sqlalchemy', 'alembic', 'torch', 'flask') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"

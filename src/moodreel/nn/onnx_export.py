@@ -36,11 +36,21 @@ def write_onnx(model: torch.nn.Module, info: ModelInfo, out: Path) -> None:
             verbose=False)
     proto = program.model_proto
     proto.doc_string = f"moodreel emotion classifier: {info.name}, {info.params} parameters"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _save(proto, info, out)
+
+
+def write_metadata(path: Path, info: ModelInfo) -> None:
+    """Replace the moodreel metadata of the ONNX model at ``path`` (e.g. a new temperature),
+    leaving the graph as it is."""
+    _save(onnx.load_model(path), info, path)
+
+
+def _save(proto: onnx.ModelProto, info: ModelInfo, out: Path) -> None:
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(info.to_dict())
     onnx.checker.check_model(proto)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     onnx.save_model(proto, tmp)
     os.replace(tmp, out)

@@ -6,6 +6,8 @@ measures exactly what users get.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,39 @@ def evaluate_model(data: str | Path, model: str | Path | None = None, *, split: 
     report = evaluate_scores(dataset.labels, scores)
     report.update(model=str(path), data=str(data), split=split, tta="flip" if tta_flip else None,
                   skipped=len(dataset.skipped))
+    return report
+
+
+def calibrate_model(data: str | Path, model: str | Path | None = None, *, split: str = "val",
+                    write: bool = False, skip_bad: bool = False) -> dict[str, Any]:
+    """Fit the temperature of an ONNX model on ``split`` (``calibration_report``); with
+    ``write``, store it in the model's metadata and its JSON card. No torch, except that
+    rewriting the metadata needs the ``onnx`` package (training extras)."""
+    from moodreel.train.calibration import calibration_report
+    from moodreel.vision.classifier import EmotionClassifier
+
+    path = Path(model) if model is not None else default_model_path()
+    if path.suffix != ".onnx":
+        raise ValueError(f"{path}: calibrate an exported ONNX model (moodreel export)")
+    dataset = load_split(data, split, on_error="skip" if skip_bad else "raise")
+    classifier = EmotionClassifier(path, threads=0)
+    inputs = classifier.info.preprocessing(dataset.images)
+    logits = np.concatenate([classifier.predict_logits(inputs[i:i + BATCH])
+                             for i in range(0, len(inputs), BATCH)])
+    report = calibration_report(logits, dataset.labels)
+    report.update(model=str(path), data=str(data), split=split,
+                  previous_temperature=classifier.info.temperature)
+    if write:
+        from moodreel.nn.onnx_export import write_metadata
+
+        write_metadata(path, replace(classifier.info, temperature=report["temperature"]))
+        card = path.with_suffix(".json")
+        if card.is_file():
+            values = json.loads(card.read_text(encoding="utf-8"))
+            values["calibration"] = {key: report[key] for key in (
+                "temperature", "split", "n", "nll_before", "nll_after", "nll_after_heldout",
+                "ece_before", "ece_after", "ece_after_heldout")}
+            card.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
     return report
 
 

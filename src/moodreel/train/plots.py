@@ -44,3 +44,25 @@ def plot_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str],
             ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=8,
                     color="white" if rates[i, j] > 0.5 else "black")
     fig.savefig(path, dpi=110)
+
+
+def plot_reliability(report: dict[str, Any], path: str | Path) -> None:
+    """Reliability diagram before and after temperature scaling (``calibration_report``)."""
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, stage in zip(axes, ("before", "after"), strict=True):
+        table = report[f"reliability_{stage}"]
+        edges = np.asarray(table["edges"])
+        centres = (edges[:-1] + edges[1:]) / 2
+        accuracy = np.nan_to_num(np.asarray(table["accuracy"], dtype=float))
+        ax.bar(centres, accuracy, width=np.diff(edges), edgecolor="black", alpha=0.7,
+               label="accuracy")
+        ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+        temperature = 1.0 if stage == "before" else report["temperature"]
+        ax.set(xlabel="confidence (top probability)", xlim=(0, 1), ylim=(0, 1),
+               title=f"{stage.capitalize()}: T = {temperature:.2f}, "
+                     f"ECE = {100 * report[f'ece_{stage}']:.1f}%")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left")
+    axes[0].set_ylabel("accuracy")
+    fig.savefig(path, dpi=110)

@@ -19,8 +19,9 @@ class ModelError(ValueError):
     """A model file that is missing, unreadable, or not a moodreel model."""
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    shifted = logits / temperature
+    shifted = shifted - shifted.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
 
@@ -59,9 +60,10 @@ class EmotionClassifier:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(inputs)})[0]
 
     def predict_proba(self, faces: np.ndarray, *, tta_flip: bool = False) -> np.ndarray:
-        """Grayscale uint8 crops ``(N, H, W)`` -> probabilities ``(N, K)``."""
+        """Grayscale uint8 crops ``(N, H, W)`` -> probabilities ``(N, K)``, calibrated by the
+        model's temperature (``moodreel calibrate``)."""
         inputs = self.info.preprocessing(faces)
         logits = self.predict_logits(inputs)
         if tta_flip:
             logits = (logits + self.predict_logits(inputs[..., ::-1].copy())) / 2
-        return softmax(logits)
+        return softmax(logits, self.info.temperature)

@@ -17,21 +17,25 @@ class ModelInfo:
     preprocessing: Preprocessing
     name: str = "unknown"
     params: int = 0
+    temperature: float = 1.0  # logits are divided by it before the softmax (calibration)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "labels": list(self.labels), "name": self.name,
                 "params": self.params, "input_size": self.preprocessing.size,
-                "mean": self.preprocessing.mean, "std": self.preprocessing.std, **self.extra}
+                "mean": self.preprocessing.mean, "std": self.preprocessing.std,
+                "temperature": self.temperature, **self.extra}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelInfo:
-        known = {"format", "labels", "name", "params", "input_size", "mean", "std"}
+        known = {"format", "labels", "name", "params", "input_size", "mean", "std",
+                 "temperature"}
         return cls(
             labels=tuple(values["labels"]),
             preprocessing=Preprocessing(int(values["input_size"]), float(values["mean"]),
                                         float(values["std"])),
             name=str(values.get("name", "unknown")),
             params=int(values.get("params", 0)),
+            temperature=float(values.get("temperature", 1.0)),
             extra={k: v for k, v in values.items() if k not in known},
         )

@@ -92,7 +92,8 @@ class GunicornServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings newer than the oldest supported gunicorn
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from moodreel.web import create_app
@@ -103,6 +104,8 @@ class GunicornServer(BaseApplication):
 def serve(*, host: str, port: int, workers: int, threads: int, db_url: str | None,
           model: str | None, dev: bool, access_log: bool) -> None:
     """Run the web app until interrupted."""
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its step-by-step log: -v
     url = settings.database_url(db_url)
     key = choose_secret_key(dev)
     check_model(model)
@@ -121,4 +124,5 @@ def serve(*, host: str, port: int, workers: int, threads: int, db_url: str | Non
         "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
         "accesslog": "-" if access_log else None, "errorlog": "-", "loglevel": "info",
         "proc_name": "moodreel",
+        "control_socket_disable": True,  # no ~/.gunicorn socket: nothing here uses it
     }).run()

@@ -1,0 +1,119 @@
+"""The admin's film form: what was typed, checked field by field, as a ``MovieRecord``.
+
+Values are kept as typed, so a form with a mistake comes back as the admin left it."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from moodreel.movies.models import Movie
+from moodreel.movies.upsert import MovieRecord
+
+FIELDS = ("title", "year", "rating", "votes", "runtime", "imdb_id")
+TITLE_LENGTH = 300
+YEARS = (1870, 2100)
+MAX_INTEGER = 2**31 - 1  # the columns are 32-bit
+IMDB_ID = re.compile(r"tt\d{7,10}")
+
+
+@dataclass
+class FilmForm:
+    """``values`` as typed, the chosen ``genres``, ``errors`` per field and, when there are
+    none, the ``cleaned`` values."""
+
+    values: dict[str, str]
+    genres: tuple[str, ...] = ()
+    errors: dict[str, str] = field(default_factory=dict)
+    cleaned: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> FilmForm:
+        return cls(dict.fromkeys(FIELDS, ""))
+
+    @classmethod
+    def of_movie(cls, movie: Movie) -> FilmForm:
+        """The form filled with a stored film."""
+        values = {name: "" if getattr(movie, name) is None else str(getattr(movie, name))
+                  for name in FIELDS}
+        return cls(values, tuple(genre.name for genre in movie.genres))
+
+    @classmethod
+    def submitted(cls, form: MultiDict[str, str], genre_choices: Collection[str]) -> FilmForm:
+        """The posted form, checked; ``genre_choices`` are the genres it may name."""
+        values = {name: form.get(name, "").strip() for name in FIELDS}
+        result = cls(values, tuple(dict.fromkeys(form.getlist("genres"))))
+        result._check(genre_choices)
+        return result
+
+    def _check(self, genre_choices: Collection[str]) -> None:
+        title = self.values["title"]
+        if not title:
+            self.errors["title"] = "A film needs a title."
+        elif len(title) > TITLE_LENGTH:
+            self.errors["title"] = f"The title is longer than {TITLE_LENGTH} characters."
+        self.cleaned["title"] = title
+        self._integer("year", *YEARS)
+        self._number("rating", 0.0, 10.0)
+        self._integer("votes", 0, MAX_INTEGER)
+        self._integer("runtime", 1, MAX_INTEGER)
+        imdb_id = self.values["imdb_id"].lower()
+        if imdb_id and not IMDB_ID.fullmatch(imdb_id):
+            self.errors["imdb_id"] = "An IMDb id looks like tt0133093."
+        self.cleaned["imdb_id"] = imdb_id or None
+        unknown = [genre for genre in self.genres if genre not in genre_choices]
+        if unknown:
+            self.errors["genres"] = f"Unknown genre: {', '.join(unknown)}."
+
+    def _integer(self, name: str, low: int, high: int) -> None:
+        text = self.values[name]
+        self.cleaned[name] = None
+        if not text:
+            return
+        try:
+            value = int(text)
+        except ValueError:
+            self.errors[name] = f"{text!r} is not a whole number."
+            return
+        if not low <= value <= high:
+            self.errors[name] = f"Give a number from {low} to {high}."
+            return
+        self.cleaned[name] = value
+
+    def _number(self, name: str, low: float, high: float) -> None:
+        text = self.values[name]
+        self.cleaned[name] = None
+        if not text:
+            return
+        try:
+            value = float(text)
+        except ValueError:
+            self.errors[name] = f"{text!r} is not a number."
+            return
+        if not (math.isfinite(value) and low <= value <= high):
+            self.errors[name] = f"Give a number from {low:g} to {high:g}."
+            return
+        self.cleaned[name] = value
+
+    def record(self, movie_id: int | None = None, *, stored: Movie | None = None
+               ) -> MovieRecord:
+        """The film to write. For an edit (``stored``), an empty rating or vote count keeps
+        the stored one and both go with the record, so the quality is recomputed from the
+        pair; other empty fields keep their stored value too (the writer's rule)."""
+        values = dict(self.cleaned)
+        if stored is not None:
+            for name in ("rating", "votes"):
+                if values[name] is None:
+                    values[name] = getattr(stored, name)
+        return MovieRecord(genres=self.genres, movie_id=movie_id, **values)
+
+
+def genre_choices(vocabulary: Sequence[str], current: Sequence[str] = ()) -> tuple[str, ...]:
+    """The vocabulary, then any other genre the film already has (an import may keep labels
+    outside the vocabulary; saving the form must not drop them unasked)."""
+    return tuple(dict.fromkeys([*vocabulary, *current]))
