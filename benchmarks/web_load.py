@@ -265,7 +265,8 @@ def run_load(port: int, body: bytes, headers: dict[str, str], concurrency: int,
         mine: list[float] = []
         failed: Counter = Counter()
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
-        connection.connect()
+        with contextlib.suppress(OSError):   # else the first request reconnects, or fails
+            connection.connect()
         gate.wait()
         while time.perf_counter() < window["deadline"]:
             started = time.perf_counter()
@@ -304,7 +305,7 @@ def measure_config(workers: int, threads: int, body: bytes, headers: dict[str, s
                    args: argparse.Namespace) -> dict[str, Any]:
     with serving(workers, threads) as server:
         answer = check_answer(server.port, body, headers, not args.emotions_only)
-        run_load(server.port, body, headers, args.concurrency, args.warmup)
+        warmup = run_load(server.port, body, headers, args.concurrency, args.warmup)
         tree = process_tree(server.pid)
         rss_before = rss_mb(tree)
         server_cpu, busy = cpu_seconds(tree), machine_busy_seconds()
@@ -316,7 +317,7 @@ def measure_config(workers: int, threads: int, body: bytes, headers: dict[str, s
     ncpu = os.cpu_count() or 1
     return {
         "config": f"{workers}x{threads}", "workers": workers, "threads": threads,
-        "processes": len(tree), "answer": answer,
+        "processes": len(tree), "answer": answer, "warmup_errors": dict(warmup.errors),
         "requests": load.ok, "seconds": load.seconds, "rps": load.ok / load.seconds,
         "p50_ms": percentile(ordered, 0.50), "p90_ms": percentile(ordered, 0.90),
         "p99_ms": percentile(ordered, 0.99), "max_ms": ordered[-1],
@@ -478,9 +479,13 @@ def main() -> None:
         row["ratio_to_baseline"] = row["rps"] / baseline["rps_one_core"]
         rows.append(row)
         print(table_row(row), flush=True)
-        if row["error_kinds"]:
-            print(f"         errors: {row['error_kinds']}")
+        if row["error_kinds"] or row["warmup_errors"]:
+            print(f"         errors: {row['error_kinds']}; in the warm-up: "
+                  f"{row['warmup_errors']}")
     print(f"\n  first answer: {rows[0]['answer']}")
+    print(f"  closed loop: mean latency = {args.concurrency} connections / requests/s, so p99 "
+          f"<= {GOAL_P99_MS:.0f} ms needs well over {args.concurrency * 1000 / GOAL_P99_MS:.0f}"
+          f" requests/s at this concurrency")
     for row in rows:
         verdicts = ", ".join(f"{name} {'PASS' if met else 'MISS'}"
                              for name, met in row["goals"].items())
