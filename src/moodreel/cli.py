@@ -9,6 +9,7 @@
     moodreel video clip.mp4 --csv faces.csv
     moodreel live [--camera 0 | --video clip.mp4] [--no-display --out out.mp4]
     moodreel serve [--port 5000]                  the web app and JSON API
+    moodreel feedback export OUT_DIR              kept snapshots as a dataset to fine-tune on
 
 Training commands import torch lazily, so the serving install runs the rest without it.
 """
@@ -27,7 +28,7 @@ import click
 
 from moodreel import __version__
 from moodreel.movies.cli import db, recommend
-from moodreel.web.cli import serve
+from moodreel.web.cli import feedback, serve
 
 log = logging.getLogger("moodreel")
 
@@ -137,6 +138,8 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
 @click.option("--config", "config_path", type=click.Path(), help="Training preset (YAML).")
 @click.option("--out", help="Run directory for checkpoints, metrics and plots.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt.")
+@click.option("--finetune", type=click.Path(),
+              help="Start from this checkpoint's model and weights (e.g. on feedback data).")
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float, help="Peak learning rate.")
@@ -378,6 +381,7 @@ def _write_image(path: Path, image: Any) -> bool:
 cli.add_command(db)
 cli.add_command(recommend)
 cli.add_command(serve)
+cli.add_command(feedback)
 
 
 def main() -> None:

@@ -183,6 +183,19 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
         shutdown(context)
 
 
+def _initial_model(config: TrainConfig, preprocessing: Preprocessing) -> nn.Module:
+    """A fresh ``config.model``, or with ``config.finetune`` the checkpoint's model and
+    weights (e.g. to adapt the shipped recipe to faces exported from user feedback)."""
+    if not config.finetune:
+        return create_model(config.model, num_classes=len(EMOTIONS), in_chans=1,
+                            **config.model_kwargs)
+    model, trained_with, _ = model_from_checkpoint(config.finetune)
+    if trained_with != preprocessing:
+        raise TrainError(f"{config.finetune} was trained with {trained_with}, this run uses "
+                         f"{preprocessing}: set input_size, mean and std to match")
+    return model.train()
+
+
 def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
            device: torch.device, channels_last: bool, progress: bool) -> TrainResult:
     out = Path(config.out)
@@ -191,8 +204,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     val_inputs = preprocessing(val_data.images)  # the very function serving uses
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
-    model = create_model(config.model, num_classes=len(EMOTIONS), in_chans=1,
-                         **config.model_kwargs).to(device)
+    model = _initial_model(config, preprocessing).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     loader = BatchLoader(train_data.images, train_data.labels, preprocessing,

@@ -58,10 +58,10 @@ class FilmForm:
         elif len(title) > TITLE_LENGTH:
             self.errors["title"] = f"The title is longer than {TITLE_LENGTH} characters."
         self.cleaned["title"] = title
-        self._integer("year", *YEARS)
-        self._number("rating", 0.0, 10.0)
-        self._integer("votes", 0, MAX_INTEGER)
-        self._integer("runtime", 1, MAX_INTEGER)
+        self._integer("year", "The year", *YEARS)
+        self._number("rating", "The rating", 0.0, 10.0)
+        self._integer("votes", "The votes", 0, MAX_INTEGER)
+        self._integer("runtime", "The runtime", 1, MAX_INTEGER)
         imdb_id = self.values["imdb_id"].lower()
         if imdb_id and not IMDB_ID.fullmatch(imdb_id):
             self.errors["imdb_id"] = "An IMDb id looks like tt0133093."
@@ -70,7 +70,7 @@ class FilmForm:
         if unknown:
             self.errors["genres"] = f"Unknown genre: {', '.join(unknown)}."
 
-    def _integer(self, name: str, low: int, high: int) -> None:
+    def _integer(self, name: str, label: str, low: int, high: int) -> None:
         text = self.values[name]
         self.cleaned[name] = None
         if not text:
@@ -78,14 +78,14 @@ class FilmForm:
         try:
             value = int(text)
         except ValueError:
-            self.errors[name] = f"{text!r} is not a whole number."
+            self.errors[name] = f"{label} must be a whole number, not {text!r}."
             return
         if not low <= value <= high:
-            self.errors[name] = f"Give a number from {low} to {high}."
+            self.errors[name] = f"{label} must be from {low} to {high}."
             return
         self.cleaned[name] = value
 
-    def _number(self, name: str, low: float, high: float) -> None:
+    def _number(self, name: str, label: str, low: float, high: float) -> None:
         text = self.values[name]
         self.cleaned[name] = None
         if not text:
@@ -93,10 +93,10 @@ class FilmForm:
         try:
             value = float(text)
         except ValueError:
-            self.errors[name] = f"{text!r} is not a number."
+            self.errors[name] = f"{label} must be a number, not {text!r}."
             return
         if not (math.isfinite(value) and low <= value <= high):
-            self.errors[name] = f"Give a number from {low:g} to {high:g}."
+            self.errors[name] = f"{label} must be from {low:g} to {high:g}."
             return
         self.cleaned[name] = value
 

@@ -93,7 +93,8 @@ def read_weights(form: Mapping[str, str], genres: Sequence[tuple[int, str]]
             if 0.0 <= weight <= 1.0:  # False for NaN
                 parsed[(emotion, genre_id)] = weight
             else:
-                errors[name] = f"{emotion} × {genre}: {text!r} is not a number from 0 to 1."
+                errors[name] = (f"{emotion.capitalize()} × {genre}: {text!r} is not a number "
+                                "from 0 to 1.")
     return values, parsed, errors
 
 

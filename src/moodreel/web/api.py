@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.orm import Session
 
 from moodreel import __version__
+from moodreel.labels import EMOTIONS
 from moodreel.movies.db import DatabaseError
 from moodreel.movies.feedback import add_feedback_comment, record_feedback
 from moodreel.movies.recommender import MAX_COUNT, recommend_movies
@@ -186,6 +187,19 @@ def delete_snapshot(snapshot_id: str) -> Any:
         raise ApiError(404, "unknown snapshot", "no kept snapshot has this id (already "
                                                 "deleted?)")
     return "", 204
+
+
+@api.patch("/snapshots/<snapshot_id>")
+def label_snapshot(snapshot_id: str) -> Any:
+    """The user's own mood for a snapshot they kept (from the manual picker)."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported media type", "send the emotion as application/json")
+    emotion = request_values(request).get("emotion")
+    if emotion not in EMOTIONS:
+        raise ApiError(400, "bad emotion", f"emotion must be one of {', '.join(EMOTIONS)}")
+    if not services().snapshots.label(snapshot_id, emotion):
+        raise ApiError(404, "unknown snapshot", "no kept snapshot has this id (deleted?)")
+    return jsonify({"id": snapshot_id, "user_emotion": emotion})
 
 
 @api.get("/health")

@@ -1,7 +1,9 @@
-"""``moodreel serve``."""
+"""``moodreel serve`` and ``moodreel feedback export``."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 
 import click
@@ -41,3 +43,44 @@ def serve(host: str, port: int, workers: int, threads: int, db_url: str | None,
                    model=model, dev=dev, access_log=access_log)
     except (ServeError, ModelError, DatabaseError) as error:
         raise click.ClickException(str(error)) from None
+
+
+@click.group("feedback")
+def feedback() -> None:
+    """What users told the web app: kept snapshots, their moods, likes and reasons."""
+
+
+@feedback.command("export")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--db", "db_url", metavar="URL", help="Database URL (as for serve).")
+@click.option("--snapshots", type=click.Path(file_okay=False),
+              help="Kept snapshots folder (default: $MOODREEL_SNAPSHOT_DIR or the data dir).")
+@click.option("--labels", type=click.Choice(["all", "user"]), default="all", show_default=True,
+              help="user: only faces whose mood the user picked by hand.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def export_feedback(out_dir: str, db_url: str | None, snapshots: str | None, labels: str,
+                    as_json: bool) -> None:
+    """Write the kept snapshots as a dataset (face crops + faces.csv) to fine-tune on:
+    moodreel train --data OUT_DIR --finetune CKPT."""
+    from moodreel import settings
+    from moodreel.movies.db import DatabaseError, MovieDatabase
+    from moodreel.web.feedback_dataset import export_feedback_dataset
+    from moodreel.web.snapshots import SnapshotStore
+
+    store = SnapshotStore(snapshots or settings.snapshot_dir())
+    try:
+        database = MovieDatabase(db_url)
+        try:
+            report = export_feedback_dataset(out_dir, store, database, labels=labels)
+        finally:
+            database.dispose()
+    except (DatabaseError, FileExistsError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    counts = dataclasses.asdict(report)
+    if as_json:
+        click.echo(json.dumps(counts))
+    else:
+        click.echo(f"{counts['faces']} faces from {counts['snapshots']} snapshots "
+                   f"({counts['user_labelled']} labelled by their user) in {out_dir}"
+                   + (f"; {counts['skipped']} unreadable snapshots skipped"
+                      if counts["skipped"] else ""))

@@ -50,6 +50,18 @@ class SnapshotStore:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 
+    def label(self, snapshot_id: str, emotion: str) -> bool:
+        """Record the mood the user says they were in (the manual picker after a kept
+        snapshot): the label a dataset made from feedback trusts over the model's reading.
+        ``False`` if there is no snapshot with that id."""
+        record = self.get(snapshot_id)
+        if record is None:
+            return False
+        record["user_emotion"] = emotion
+        _write_atomic(self.root / f"{snapshot_id}.json",
+                      json.dumps(record, indent=2, sort_keys=True).encode())
+        return True
+
     def delete(self, snapshot_id: str) -> bool:
         """Delete a snapshot and its record; ``False`` if there was none with that id."""
         record = self.get(snapshot_id)

@@ -266,6 +266,10 @@
     showMood({ emotions, top: emotion, confidence: 1, uncertain: false }, [], "Mood you picked");
     $("mood-confidence").textContent = "";
     anotherList(true);
+    if (state.keptId) {  // the kept snapshot gets the mood you say you are in as its label
+      moodreel.request("PATCH", `/api/snapshots/${encodeURIComponent(state.keptId)}`, { emotion })
+        .catch(() => {});
+    }
   }
 
   function keptSnapshot(id) {
