@@ -251,6 +251,29 @@ def calibrate(data: str, model: str | None, split: str, write: bool, plot: str |
 
 
 @cli.command()
+@click.option("--data", type=click.Path(), required=True,
+              help="FER-2013 CSV file or image-folder root.")
+@click.option("--model", type=click.Path(), help="ONNX model; default: the shipped model.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="val",
+              show_default=True)
+@click.option("--card", type=click.Path(dir_okay=False),
+              help="Write the table into this model card (between audit markers).")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable entries instead of stopping.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def audit(data: str, model: str | None, split: str, card: str | None, skip_bad: bool,
+          as_json: bool) -> None:
+    """Accuracy and reading shifts under glasses, masks, light, blur, rotation, mirroring."""
+    from moodreel.train.audit import audit_markdown, audit_model, write_card_section
+
+    with user_errors():
+        report = audit_model(data, model, split=split, skip_bad=skip_bad)
+    table = audit_markdown(report)
+    if card:
+        write_card_section(card, table)
+    click.echo(json.dumps(report) if as_json else table)
+
+
+@cli.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), required=True, help="ONNX file to write.")
 def export(checkpoint: str, output: str) -> None:

@@ -1,0 +1,190 @@
+"""Bias and robustness audit: how the model's readings move under everyday changes.
+
+Each condition perturbs the evaluation faces (48x48 grayscale, as serving crops them) and
+the model scores them again: accuracy (7 classes and the 4-class view), the share of each
+predicted emotion against the clean faces, and in particular how much more often "angry"
+is read. The conditions are synthetic stand-ins, drawn where FER-2013's framing puts the
+eyes and the mouth: dark glasses (a dark band with two lenses over the eyes), a mask over
+the mouth and chin, brightness and contrast changes, blur, small rotations, and the
+left-right mirror image (a face and its mirror should read the same).
+
+numpy + OpenCV + ONNX Runtime (the serving classifier): no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from moodreel.assets import default_model_path
+from moodreel.data.fer2013 import load_split
+from moodreel.labels import EMOTIONS
+from moodreel.train.metrics import confusions, report_from_confusions
+from moodreel.vision.classifier import EmotionClassifier
+
+BATCH = 512
+ANGRY = EMOTIONS.index("angry")
+Perturbation = Callable[[np.ndarray], np.ndarray]
+
+
+def dark_glasses(faces: np.ndarray) -> np.ndarray:
+    """Two dark lenses joined by a bridge over the eye line (rows 30-45% of the face)."""
+    out = faces.copy()
+    size = faces.shape[-1]
+    mask = np.zeros((size, size), np.uint8)
+    eye_y = int(0.38 * size)
+    axes = (int(0.15 * size), int(0.08 * size))
+    for eye_x in (int(0.31 * size), int(0.69 * size)):
+        cv2.ellipse(mask, (eye_x, eye_y), axes, 0, 0, 360, 1, -1)
+    cv2.line(mask, (int(0.44 * size), eye_y - 1), (int(0.56 * size), eye_y - 1), 1,
+             max(1, size // 24))
+    out[:, mask.astype(bool)] = 20
+    return out
+
+
+def mouth_mask(faces: np.ndarray) -> np.ndarray:
+    """A light surgical-style mask from just under the nose to the chin."""
+    out = faces.copy()
+    size = faces.shape[-1]
+    out[:, int(0.62 * size):, int(0.15 * size):int(0.85 * size)] = 200
+    return out
+
+
+def brightness(delta: float) -> Perturbation:
+    def apply(faces: np.ndarray) -> np.ndarray:
+        return np.clip(faces.astype(np.float32) + delta, 0, 255).astype(np.uint8)
+    return apply
+
+
+def contrast(factor: float) -> Perturbation:
+    def apply(faces: np.ndarray) -> np.ndarray:
+        mean = faces.reshape(len(faces), -1).mean(axis=1)[:, None, None]
+        return np.clip((faces - mean) * factor + mean, 0, 255).astype(np.uint8)
+    return apply
+
+
+def blur(sigma: float) -> Perturbation:
+    def apply(faces: np.ndarray) -> np.ndarray:
+        return np.stack([cv2.GaussianBlur(face, (0, 0), sigma) for face in faces])
+    return apply
+
+
+def rotate(degrees: float) -> Perturbation:
+    def apply(faces: np.ndarray) -> np.ndarray:
+        size = faces.shape[-1]
+        matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), degrees, 1.0)
+        return np.stack([cv2.warpAffine(face, matrix, (size, size),
+                                        borderMode=cv2.BORDER_REPLICATE) for face in faces])
+    return apply
+
+
+def mirror(faces: np.ndarray) -> np.ndarray:
+    return faces[..., ::-1].copy()
+
+
+CONDITIONS: dict[str, Perturbation] = {
+    "dark glasses": dark_glasses,
+    "mouth mask": mouth_mask,
+    "darker (-60)": brightness(-60),
+    "brighter (+60)": brightness(60),
+    "low contrast (x0.5)": contrast(0.5),
+    "high contrast (x1.5)": contrast(1.5),
+    "blur (sigma 1)": blur(1.0),
+    "blur (sigma 2)": blur(2.0),
+    "rotated -15°": rotate(-15),
+    "rotated +15°": rotate(15),
+    "mirrored": mirror,
+}
+
+
+def _probabilities(classifier: EmotionClassifier, faces: np.ndarray) -> np.ndarray:
+    return np.concatenate([classifier.predict_proba(faces[i:i + BATCH])
+                           for i in range(0, len(faces), BATCH)])
+
+
+def _row(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    report = report_from_confusions(*confusions(labels, probabilities))
+    predicted = np.bincount(probabilities.argmax(axis=1), minlength=len(EMOTIONS))
+    return {"accuracy_7": report["accuracy_7"], "accuracy_4": report["accuracy_4"],
+            "predicted_share": {name: float(count / len(labels))
+                                for name, count in zip(EMOTIONS, predicted, strict=True)}}
+
+
+def audit_faces(classifier: EmotionClassifier, faces: np.ndarray, labels: np.ndarray,
+                conditions: dict[str, Perturbation] | None = None) -> dict[str, Any]:
+    """The audit of ``faces`` (uint8 ``(N, 48, 48)``) with true ``labels``."""
+    conditions = conditions or CONDITIONS
+    clean_probabilities = _probabilities(classifier, faces)
+    clean_predictions = clean_probabilities.argmax(axis=1)
+    clean = _row(labels, clean_probabilities)
+    rows = {}
+    for name, perturb in conditions.items():
+        probabilities = _probabilities(classifier, perturb(faces))
+        row = _row(labels, probabilities)
+        predictions = probabilities.argmax(axis=1)
+        row["agreement_with_clean"] = float((predictions == clean_predictions).mean())
+        row["share_shift"] = {e: row["predicted_share"][e] - clean["predicted_share"][e]
+                              for e in EMOTIONS}
+        clean_angry = clean["predicted_share"]["angry"]
+        row["angry_ratio"] = (row["predicted_share"]["angry"] / clean_angry
+                              if clean_angry else float("nan"))
+        not_angry = labels != ANGRY
+        row["false_angry_rate"] = float((predictions[not_angry] == ANGRY).mean())
+        rows[name] = row
+    clean["false_angry_rate"] = float((clean_predictions[labels != ANGRY] == ANGRY).mean())
+    return {"n": int(len(labels)), "clean": clean, "conditions": rows}
+
+
+def audit_model(data: str | Path, model: str | Path | None = None, *, split: str = "val",
+                skip_bad: bool = False) -> dict[str, Any]:
+    path = Path(model) if model is not None else default_model_path()
+    dataset = load_split(data, split, on_error="skip" if skip_bad else "raise")
+    report = audit_faces(EmotionClassifier(path, threads=0), dataset.images, dataset.labels)
+    report.update(model=path.name, data=str(data), split=split)
+    return report
+
+
+def audit_markdown(report: dict[str, Any]) -> str:
+    """The audit as the model card's markdown section body."""
+    clean = report["clean"]
+    lines = [
+        f"`moodreel audit` on `{report['split']}` ({report['n']:,} faces) with "
+        f"`{report['model']}`. Shift: change in the share of faces read as each emotion, "
+        "in points; false angry: share of faces that are not angry read as angry.",
+        "",
+        "| condition | acc 7 | acc 4 | agrees with clean | false angry | angry x | "
+        "largest shifts |",
+        "|---|---|---|---|---|---|---|",
+        f"| clean | {clean['accuracy_7']:.1%} | {clean['accuracy_4']:.1%} | - | "
+        f"{clean['false_angry_rate']:.1%} | 1.00 | - |",
+    ]
+    for name, row in report["conditions"].items():
+        shifts = sorted(row["share_shift"].items(), key=lambda item: -abs(item[1]))[:3]
+        text = ", ".join(f"{e} {100 * s:+.1f}" for e, s in shifts)
+        lines.append(f"| {name} | {row['accuracy_7']:.1%} | {row['accuracy_4']:.1%} | "
+                     f"{row['agreement_with_clean']:.1%} | {row['false_angry_rate']:.1%} | "
+                     f"{row['angry_ratio']:.2f} | {text} |")
+    return "\n".join(lines)
+
+
+START, END = "<!-- audit:start -->", "<!-- audit:end -->"
+
+
+def write_card_section(card: str | Path, body: str) -> None:
+    """Replace the text between the audit markers of the model card (added at the end if
+    the card has none); the file is replaced whole, never half-written."""
+    card = Path(card)
+    text = card.read_text(encoding="utf-8") if card.exists() else ""
+    section = f"{START}\n{body}\n{END}"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        text = before + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n## Bias and robustness audit\n\n{section}\n"
+    partial = card.with_suffix(card.suffix + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(card)
