@@ -154,6 +154,9 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
 @click.option("--mixup", type=float, help="Mixup alpha (0 = off).")
 @click.option("--cutmix", type=float, help="CutMix alpha (0 = off).")
 @click.option("--erasing", type=float, help="Random-erasing probability.")
+@click.option("--occlude", type=float,
+              help="Probability of synthetic dark glasses or a mouth mask.")
+@click.option("--blur", type=float, help="Probability of a Gaussian blur.")
 @click.option("--seed", type=int)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--threads", type=int, help="CPU threads (default: all cores).")
@@ -168,7 +171,7 @@ def train(config_path: str | None, resume: bool, no_progress: bool, **options: A
     from moodreel.train.trainer import run_training
 
     overrides = {key: value for key, value in options.items() if value is not None}
-    for key in ("mixup", "cutmix", "erasing"):
+    for key in ("mixup", "cutmix", "erasing", "occlude", "blur"):
         if key in overrides:
             overrides[f"augment.{key}"] = overrides.pop(key)
     with user_errors():

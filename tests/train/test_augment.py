@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from moodreel.train.augment import augment_batch, mix_batch
@@ -59,3 +61,25 @@ def test_mixing_off_returns_inputs_untouched():
     targets = torch.eye(7)[:4]
     mixed, soft = mix_batch(x, targets, AugmentConfig())
     assert mixed is x and soft is targets
+
+
+def test_occluders_cover_the_eyes_or_the_mouth_and_nothing_else():
+    torch.manual_seed(0)
+    x = torch.full((64, 1, 48, 48), 0.5)
+    y = augment_batch(x, dataclasses.replace(OFF, occlude=1.0))
+    changed = (y != x)[:, 0]
+    assert changed.flatten(1).any(1).all(), "every image gets an occluder at probability 1"
+    glasses = changed[:, 10:26].flatten(1).any(1) & ~changed[:, 27:].flatten(1).any(1)
+    masks = changed[:, 27:].flatten(1).any(1) & ~changed[:, :26].flatten(1).any(1)
+    assert (glasses | masks).all() and 16 < glasses.sum() < 48
+    assert not changed[:, :8].any(), "the forehead is never covered"
+
+
+def test_blur_softens_edges_and_keeps_flat_images():
+    torch.manual_seed(0)
+    x = torch.zeros(8, 1, 48, 48)
+    x[..., :, 24:] = 1
+    y = augment_batch(x, dataclasses.replace(OFF, blur=1.0))
+    assert (y[..., 23] > 0.05).all() and (y[..., 24] < 0.95).all()
+    flat = torch.full((4, 1, 48, 48), 0.3)
+    assert torch.allclose(augment_batch(flat, dataclasses.replace(OFF, blur=1.0)), flat)

@@ -16,12 +16,14 @@ from moodreel.train.config import AugmentConfig
 
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
-    """Flip, shift, rotate, scale, brightness/contrast and random erasing."""
+    """Flip, occluders, shift, rotate, scale, brightness/contrast, random erasing, blur."""
     b = x.shape[0]
     device = x.device
     if cfg.flip:
         flip = torch.rand(b, device=device) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    if cfg.occlude:  # before the geometry, so the occluder moves with the face
+        x = _occlude(x, cfg.occlude)
     if cfg.shift or cfg.rotate or cfg.scale:
         x = _random_affine(x, cfg)
     if cfg.brightness or cfg.contrast:
@@ -31,7 +33,57 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
         x = ((x - mean) * contrast + mean + brightness).clamp(0, 1)
     if cfg.erasing:
         x = _random_erasing(x, cfg.erasing)
+    if cfg.blur:
+        x = _random_blur(x, cfg.blur)
     return x
+
+
+def _occlude(x: torch.Tensor, probability: float) -> torch.Tensor:
+    """Dark glasses (two lenses over the eye line) on half of the chosen images, a light
+    mask over mouth and chin on the other half; position, size and shade vary per image.
+    The audit (``moodreel.train.audit``) draws one fixed version of each: these vary around
+    it so the model learns to look past occluders, not one drawing of them."""
+    b, _, h, w = x.shape
+    device = x.device
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return torch.empty(b, 1, 1, device=device).uniform_(low, high)
+
+    rows = torch.arange(h, device=device, dtype=x.dtype)[None, :, None] / h
+    cols = torch.arange(w, device=device, dtype=x.dtype)[None, None, :] / w
+    eye_y, centre = uniform(0.32, 0.44), uniform(0.45, 0.55)
+    spread, rx, ry = uniform(0.16, 0.22), uniform(0.11, 0.18), uniform(0.06, 0.10)
+    lenses = torch.zeros(b, h, w, dtype=torch.bool, device=device)
+    for side in (-1, 1):
+        lenses |= (((cols - centre - side * spread) / rx) ** 2
+                   + ((rows - eye_y) / ry) ** 2) <= 1
+    glasses_shade = uniform(0.0, 0.25)
+    top, half_width = uniform(0.58, 0.70), uniform(0.30, 0.42)
+    mask = (rows >= top) & ((cols - centre).abs() <= half_width)
+    mask_shade = uniform(0.6, 0.95)
+    chosen = torch.rand(b, 1, 1, device=device) < probability
+    use_glasses = torch.rand(b, 1, 1, device=device) < 0.5
+    region = torch.where(use_glasses, lenses, mask) & chosen
+    shade = torch.where(use_glasses, glasses_shade, mask_shade)
+    return torch.where(region[:, None], shade[:, None].expand_as(x), x)
+
+
+def _random_blur(x: torch.Tensor, probability: float) -> torch.Tensor:
+    """Gaussian blur of the chosen images, sigma uniform in 0.5-2 pixels (a soft webcam),
+    as two separable per-image convolutions."""
+    b, c, h, w = x.shape
+    sigma = torch.empty(b, device=x.device).uniform_(0.5, 2.0)
+    offsets = torch.arange(-4, 5, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (offsets[None] / sigma[:, None]) ** 2)
+    kernel = kernel / kernel.sum(dim=1, keepdim=True)            # (B, 9)
+    planes = x.reshape(1, b * c, h, w)
+    weights = kernel.repeat_interleave(c, dim=0)
+    planes = F.conv2d(F.pad(planes, (4, 4, 0, 0), mode="replicate"),
+                      weights[:, None, None, :], groups=b * c)
+    planes = F.conv2d(F.pad(planes, (0, 0, 4, 4), mode="replicate"),
+                      weights[:, None, :, None], groups=b * c)
+    chosen = (torch.rand(b, device=x.device) < probability)[:, None, None, None]
+    return torch.where(chosen, planes.reshape(b, c, h, w), x)
 
 
 def _random_affine(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
