@@ -23,6 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,10 @@ def wait_for_health(url: str, process: subprocess.Popen, log: Path) -> None:
                 f"{log.read_text(errors='replace')[-4000:]}")
 
 
+@dataclass(frozen=True)
 class Server:
-    def __init__(self, base_url: str, database: Path) -> None:
-        self.base_url = base_url
-        self.database = database
+    base_url: str
+    database: Path  # its SQLite file
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +163,8 @@ def browser(camera_video: Path) -> Iterator[Any]:
 class Page:
     """A browser page on the server, with the console errors it logged."""
 
-    def __init__(self, page: Any, base_url: str) -> None:
+    def __init__(self, page: Any) -> None:
         self.page = page
-        self.base_url = base_url
         self.errors: list[str] = []
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
@@ -179,7 +179,7 @@ def page(browser: Any, server: Server, request: pytest.FixtureRequest) -> Iterat
     context.grant_permissions(["camera"], origin=server.base_url)
     context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(CSP_LISTENER)
-    wrapped = Page(context.new_page(), server.base_url)
+    wrapped = Page(context.new_page())
     try:
         yield wrapped
     finally:
@@ -190,6 +190,12 @@ def page(browser: Any, server: Server, request: pytest.FixtureRequest) -> Iterat
 def movie_ids(page: Any) -> list[str]:
     return page.locator("#movies li.movie").evaluate_all(
         "items => items.map((item) => item.dataset.movieId)")
+
+
+def wait_for_new_list(page: Any, old_item: Any) -> None:
+    """Until the list that held ``old_item`` is replaced (the answer alone comes first)."""
+    page.wait_for_function("(item) => !item.isConnected", arg=old_item)
+    expect(page.locator("#movies li.movie").nth(MIN_MOVIES - 1)).to_be_visible()
 
 
 def test_snapshot_movies_feedback_and_mood_picker(page: Page, server: Server) -> None:
@@ -215,13 +221,14 @@ def test_snapshot_movies_feedback_and_mood_picker(page: Page, server: Server) ->
     assert len(first) >= MIN_MOVIES and len(set(first)) == len(first)
     page.screenshot("snapshot-2-result")
 
+    shown = movies.first.element_handle()
     with p.expect_response(lambda r: "/api/recommendations" in r.url) as answer:
         p.click("#another-list")
     assert answer.value.ok
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(answer.value.request.url).query)
     assert set(first) <= set(",".join(query.get("exclude", [])).split(",")), \
         "the shown films were not sent as exclude"
-    expect(movies.nth(MIN_MOVIES - 1)).to_be_visible()
+    wait_for_new_list(p, shown)
     second = movie_ids(p)
     assert len(second) >= MIN_MOVIES
     assert not set(first) & set(second), "another list repeated films"
@@ -242,11 +249,12 @@ def test_snapshot_movies_feedback_and_mood_picker(page: Page, server: Server) ->
                             (reason,)).fetchall()
     assert stored == [(int(movie_id), 1)]
 
+    shown = movies.first.element_handle()
     with p.expect_response(lambda r: "/api/recommendations" in r.url) as answer:
         p.click("#mood-picker button[data-emotion=sad]")
     assert answer.value.ok
     expect(label).to_have_text("sad")
-    expect(movies.nth(MIN_MOVIES - 1)).to_be_visible()
+    wait_for_new_list(p, shown)
     page.screenshot("snapshot-4-picked-sad")
     assert page.errors == []
 

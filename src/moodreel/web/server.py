@@ -10,8 +10,10 @@ the user data directory (readable by the user only). The development key is refu
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import secrets
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +79,18 @@ def prepare_database(url: str) -> None:
 
 
 def check_model(path: str | None) -> None:
+    """Load the model once, in a short-lived process: a broken model stops ``serve`` with
+    its reason before any worker starts. Not in the master itself: an ONNX Runtime session
+    created before gunicorn forks makes the workers abort when they exit."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        pool.submit(_load_model, path).result()  # re-raises ModelError here
+
+
+def _load_model(path: str | None) -> None:
     from moodreel.vision.classifier import EmotionClassifier
 
-    EmotionClassifier(path)  # raises ModelError with the reason
+    EmotionClassifier(path)
 
 
 class GunicornServer(BaseApplication):
