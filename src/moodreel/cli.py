@@ -6,6 +6,8 @@
     moodreel eval --data ../shared/data/fer2013 [--model CKPT|ONNX] [--json]
     moodreel export runs/mini_xception/best.pt -o model.onnx
     moodreel predict photo.jpg [--json] [--annotate out.png]
+    moodreel explain photo.jpg [--method cam|gradcam|guided|guided-gradcam] -o why.png
+    moodreel explain --gallery --data ../shared/data/fer2013 --per-class 4 -o gallery.png
     moodreel video clip.mp4 --csv faces.csv
     moodreel live [--camera 0 | --video clip.mp4] [--no-display --out out.mp4]
     moodreel serve [--port 5000]                  the web app and JSON API
@@ -22,7 +24,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,9 +32,15 @@ from moodreel import __version__
 from moodreel.movies.cli import db, recommend
 from moodreel.web.cli import feedback, serve
 
+if TYPE_CHECKING:
+    from moodreel.data.preprocess import Preprocessing
+    from moodreel.vision.explain_figures import Explainer
+
 log = logging.getLogger("moodreel")
 
 TRAIN_EXTRAS_HINT = "this command needs the training extras: pip install 'moodreel[train]'"
+#: ``cam`` reads the ONNX model's class maps (no torch); the others are gradient methods.
+EXPLAIN_METHODS = ("cam", "gradcam", "guided", "guided-gradcam")
 
 
 @contextlib.contextmanager
@@ -338,6 +346,70 @@ def predict(images: tuple[str, ...], model: str | None, as_json: bool, annotate:
         click.echo(json.dumps(results, indent=2))
     if any("error" in result for result in results):
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("image", type=click.Path(), required=False)
+@click.option("--method", type=click.Choice(EXPLAIN_METHODS), default="gradcam",
+              show_default=True, help="cam: the ONNX model's class activation maps (no torch); "
+              "gradcam, guided, guided-gradcam: gradients in PyTorch.")
+@click.option("--model", type=click.Path(),
+              help="Checkpoint (.pt) or ONNX model; default: the shipped model.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Picture to write (PNG).")
+@click.option("--gallery", is_flag=True, help="Explain faces of each class from --data.")
+@click.option("--data", type=click.Path(), help="FER-2013 CSV file or image-folder root.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="val",
+              show_default=True, help="Split the gallery's faces come from.")
+@click.option("--per-class", type=click.IntRange(1, 50), default=4, show_default=True,
+              help="Gallery faces per class.")
+def explain(image: str | None, method: str, model: str | None, output: str, gallery: bool,
+            data: str | None, split: str, per_class: int) -> None:
+    """Why the model reads a face as it does: a heat map of where it found the evidence.
+
+    Over each face of IMAGE (or over IMAGE itself when it is a small face crop), with the
+    top three emotions; or, with --gallery, for the first --per-class faces of each class.
+    """
+    from moodreel.vision.explain_figures import explain_gallery, explain_image
+    from moodreel.vision.image import read_image
+
+    if gallery == (image is not None):
+        raise click.UsageError("give an IMAGE, or --gallery with --data, not both")
+    if gallery and not data:
+        raise click.UsageError("--gallery needs --data (a FER-2013 CSV or folder tree)")
+    with user_errors():
+        explainer, preprocessing = _explainer(method, model)
+        if gallery:
+            from moodreel.data.fer2013 import load_split
+
+            dataset = load_split(data, split, image_size=preprocessing.size)
+            picture = explain_gallery(dataset.images, dataset.labels, explainer, per_class,
+                                      title=f"{method}, {split} split of {data}")
+        else:
+            picture, faces = explain_image(read_image(image), explainer, preprocessing)
+            for i, face in enumerate(faces, 1):
+                top3 = ", ".join(f"{name} {p:.0%}" for name, p in face["top3"])
+                click.echo(f"face {i} at {face['box']}: {top3}")
+    if not _write_image(Path(output), picture):
+        raise click.ClickException(f"could not write {output} (use a .png name)")
+    click.echo(f"wrote {output}")
+
+
+def _explainer(method: str, model: str | None) -> tuple[Explainer, Preprocessing]:
+    """The explainer for ``moodreel explain`` and the preprocessing its model expects."""
+    if method == "cam":
+        from moodreel.vision.classifier import EmotionClassifier
+
+        if model is not None and Path(model).suffix != ".onnx":
+            raise click.UsageError("--method cam reads an ONNX model; export the checkpoint "
+                                   "first, or use a gradient method")
+        classifier = EmotionClassifier(model)
+        return classifier.explain, classifier.info.preprocessing
+    require_torch()
+    from moodreel.train.explain import load_explainer
+
+    explainer = load_explainer(model, method)
+    return explainer, explainer.preprocessing
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """Writing a model to ONNX: dynamic batch axis, self-describing metadata, atomic file.
 
 Shared by ``moodreel export`` (from checkpoints) and the profiler (ONNX Runtime latency of
-any registered model or spec).
+any registered model or spec). When the head allows it, the file also outputs what the
+serving side's class activation maps need (``moodreel.nn.class_maps``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import onnx
 import torch
 
+from moodreel.nn.class_maps import add_class_map_outputs
 from moodreel.vision.model_info import METADATA_KEY, ModelInfo
 
 OPSET = 18
@@ -36,6 +38,7 @@ def write_onnx(model: torch.nn.Module, info: ModelInfo, out: Path) -> None:
             verbose=False)
     proto = program.model_proto
     proto.doc_string = f"moodreel emotion classifier: {info.name}, {info.params} parameters"
+    add_class_map_outputs(proto)
     out.parent.mkdir(parents=True, exist_ok=True)
     _save(proto, info, out)
 

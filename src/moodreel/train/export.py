@@ -2,7 +2,8 @@
 
     moodreel export runs/mini_xception/best.pt -o src/moodreel/assets/emotion_mini_xception.onnx
 
-The graph maps normalised faces ``input (B, 1, S, S)`` to ``logits (B, 7)``. The metadata
+The graph maps normalised faces ``input (B, 1, S, S)`` to ``logits (B, 7)`` and, for heads
+that allow it, what class activation maps need (``moodreel.nn.class_maps``). The metadata
 key ``moodreel`` holds JSON with labels, input size, normalisation and the model's
 description, which the serving side (``moodreel.vision.classifier``) reads; serving never
 guesses. After export the ONNX Runtime output is compared with PyTorch on random batches.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
 
 from moodreel.nn.onnx_export import write_onnx
@@ -55,7 +57,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     write_onnx(model, info, out)
     diff = parity(model, out, preprocessing.size, batch_sizes)
     write_card(out.with_suffix(".json"), info, state, macs=count_macs(model, preprocessing.size),
-               parity_max_abs_diff=diff)
+               parity_max_abs_diff=diff,
+               outputs=[output.name for output in onnx.load_model(out).graph.output])
     return ExportReport(out, diff, batch_sizes, out.stat().st_size)
 
 

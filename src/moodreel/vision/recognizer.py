@@ -3,10 +3,12 @@
     from moodreel import Recognizer
     faces = Recognizer().analyze(image)          # BGR/RGB/gray numpy image
     [face.to_dict() for face in faces]           # JSON-ready
+    Recognizer().explain(image, faces)           # where each face's emotion was seen
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, basic_view
+from moodreel.vision.cam import HeatMap
 from moodreel.vision.classifier import EmotionClassifier
-from moodreel.vision.crop import crop_faces
+from moodreel.vision.crop import crop_faces, square_box
 from moodreel.vision.detector import FaceDetector, HaarFaceDetector
 from moodreel.vision.image import ColorOrder, ImageError, to_gray
 
@@ -69,8 +72,10 @@ class Recognizer:
 
     def __init__(self, model_path: str | Path | None = None, *,
                  detector: FaceDetector | None = None, threads: int = 1, margin: float = 0.0,
-                 uncertain_below: float = UNCERTAIN_BELOW) -> None:
-        self.classifier = EmotionClassifier(model_path, threads=threads)
+                 uncertain_below: float = UNCERTAIN_BELOW,
+                 classifier: EmotionClassifier | None = None) -> None:
+        # ``classifier``: share one ONNX Runtime session (thread-safe) between recognizers
+        self.classifier = classifier or EmotionClassifier(model_path, threads=threads)
         if self.classifier.labels != EMOTIONS:
             raise ValueError(f"model labels {self.classifier.labels} are not the 7 FER "
                              f"emotions {EMOTIONS}")
@@ -100,3 +105,18 @@ class Recognizer:
         return [Face(tuple(int(v) for v in box), tuple(float(p) for p in probs),
                      self.uncertain_below)
                 for box, probs in zip(boxes, probabilities, strict=True)]
+
+    def explain(self, image: np.ndarray, faces: Sequence[Face], *,
+                color_order: ColorOrder = "bgr") -> list[HeatMap]:
+        """Where the model found each face's top emotion (``moodreel.vision.cam``), all faces in
+        one batch; ``ModelError`` if the model has no class maps. Not part of ``analyze``, so
+        reading emotions costs nothing extra."""
+        boxes = np.array([face.box for face in faces]).reshape(-1, 4)
+        crops = crop_faces(to_gray(image, color_order), boxes,
+                           self.classifier.info.preprocessing, self.margin)
+        probabilities, values = self.classifier.explain(crops)
+        maps = []
+        for box, probs, heat in zip(boxes, probabilities, values, strict=True):
+            x0, y0, side = square_box(box, self.margin)
+            maps.append(HeatMap((x0, y0, side, side), EMOTIONS[int(probs.argmax())], heat))
+        return maps

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.orm import Session
@@ -69,12 +70,16 @@ def analyze() -> Any:
     want_movies = params.boolean(values, "recommend", True)
     require_face = params.boolean(values, "require_face", True)
     keep = params.boolean(values, "keep", False)
+    explain = params.boolean(values, "explain", False)
     session_id = params.session_id(values)
     if want_movies:  # refuse bad options before the costly part
         params.strategy(values)
         params.integer(values, "count", None, low=1, high=MAX_COUNT)
+    if explain and not services().recognizer().classifier.explains:
+        raise ApiError(501, "cannot explain", "the server's model has no class activation maps; "
+                                              "export it again with `moodreel export`")
     data = image_bytes(request, values)
-    faces = detect_faces(data)
+    gray, faces = detect_faces(data)
     if not faces and require_face:
         raise ApiError(422, "no face found", NO_FACE_ADVICE)
 
@@ -100,12 +105,16 @@ def analyze() -> Any:
             "strategy": result.get("strategy"),
             "recommended": [film["movie_id"] for film in result.get("recommendations") or []],
             "model": services().model_name})
+    if explain:  # after keeping: a kept snapshot stores no heat maps
+        heat_maps = services().recognizer().explain(gray, faces)
+        for entry, heat in zip(result["faces"], heat_maps, strict=True):
+            entry["explanation"] = heat.to_dict()
     return jsonify(result)
 
 
-def detect_faces(data: bytes) -> list[Face]:
-    """The faces in encoded image bytes: 413 over the pixel limit, 415 if not an image,
-    422 if too small to hold a face."""
+def detect_faces(data: bytes) -> tuple[np.ndarray, list[Face]]:
+    """The grayscale image in encoded bytes and its faces: 413 over the pixel limit, 415 if
+    not an image, 422 if too small to hold a face."""
     try:
         gray = decode_image(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"], gray=True)
     except ImageTooLarge as error:
@@ -113,7 +122,7 @@ def detect_faces(data: bytes) -> list[Face]:
     except ImageError as error:
         raise ApiError(415, "not an image", f"{error}; send a JPEG, PNG or WebP photo") from None
     try:
-        return services().recognizer().analyze(gray)
+        return gray, services().recognizer().analyze(gray)
     except ImageError as error:
         raise ApiError(422, "no usable face", str(error)) from None
 

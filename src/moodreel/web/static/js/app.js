@@ -7,7 +7,8 @@
   const video = $("camera");
   const canvas = $("snapshot");
   const count = Number(app.dataset.count) || 10;
-  const state = { stream: null, mood: null, shown: [], keptId: null, busy: false };
+  const state = { stream: null, mood: null, shown: [], keptId: null, busy: false,
+                  frame: null, faces: [], why: new Set() };
 
   function strategy() {
     return document.querySelector("input[name=strategy]:checked").value;
@@ -90,6 +91,7 @@
     form.append("count", String(count));
     form.append("session_id", moodreel.sessionId());
     form.append("keep", $("keep-snapshot").checked ? "true" : "false");
+    form.append("explain", "true");
     try {
       const data = await moodreel.request("POST", "/api/analyze", form);
       clearStatus();
@@ -118,11 +120,52 @@
   }
 
   function drawResult(frame, faces) {
+    state.frame = frame;
+    state.faces = faces;
+    state.why = new Set();
+    redraw();
+  }
+
+  // The snapshot, the heat maps of the faces whose "Why?" is on, then the boxes on top.
+  function redraw() {
     const context = canvas.getContext("2d");
-    context.putImageData(frame, 0, 0);
+    const faces = state.faces;
+    context.putImageData(state.frame, 0, 0);
+    state.why.forEach((i) => drawHeatMap(context, faces[i].explanation));
     const label = (face, i) => `${faces.length > 1 ? `${i + 1}: ` : ""}`
       + `${face.uncertain ? "not sure" : face.top} ${moodreel.percent(face.confidence)}`;
     moodreel.drawBoxes(context, faces, label, 1, Math.max(1, canvas.width / 640));
+  }
+
+  // A heat map (rows of values 0..1) over the square of the photo it explains: transparent
+  // where the model found no evidence, turning from yellow to opaque red where it found most.
+  function drawHeatMap(context, explanation) {
+    const rows = explanation.heatmap;
+    const size = rows.length;
+    const tile = document.createElement("canvas");
+    tile.width = size;
+    tile.height = size;
+    const tileContext = tile.getContext("2d");
+    const pixels = tileContext.createImageData(size, size);
+    rows.forEach((row, y) => row.forEach((value, x) => {
+      const i = 4 * (y * size + x);
+      pixels.data[i] = 255;
+      pixels.data[i + 1] = Math.round(220 * (1 - value));
+      pixels.data[i + 2] = 0;
+      pixels.data[i + 3] = Math.round(200 * value);
+    }));
+    tileContext.putImageData(pixels, 0, 0);
+    const [x, y, width, height] = explanation.box;
+    context.imageSmoothingEnabled = true;
+    context.drawImage(tile, x, y, width, height);
+  }
+
+  function toggleWhy(index, button) {
+    const on = !state.why.has(index);
+    if (on) state.why.add(index); else state.why.delete(index);
+    button.classList.toggle("active", on);
+    button.setAttribute("aria-pressed", String(on));
+    redraw();
   }
 
   function showMood(group, faces, source) {
@@ -153,8 +196,19 @@
         title.append(badge);
       }
       block.append(title, moodreel.emotionBars(face.emotions));
+      if (face.explanation) {
+        const why = document.createElement("button");
+        why.type = "button";
+        why.className = "btn btn-sm btn-outline-secondary mt-1 why-toggle";
+        why.textContent = "Why?";
+        why.title = `Show where the model saw ${face.top}`;
+        why.setAttribute("aria-pressed", "false");
+        why.addEventListener("click", () => toggleWhy(i, why));
+        block.append(why);
+      }
       container.append(block);
     });
+    $("why-help").classList.toggle("d-none", !faces.some((face) => face.explanation));
     if (!faces.length) {
       container.append(moodreel.emotionBars(group.emotions));
     }

@@ -1,0 +1,98 @@
+"""Exported models explain themselves: the outputs class activation maps need, for both head
+types, and the PyTorch rebuild of an ONNX file (how the shipped model gets Grad-CAM)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from moodreel.assets import default_model_path
+from moodreel.data.preprocess import Preprocessing
+from moodreel.labels import EMOTIONS
+from moodreel.nn import create_model
+from moodreel.nn.class_maps import add_class_map_outputs
+from moodreel.nn.onnx_export import write_onnx
+from moodreel.nn.onnx_import import model_from_onnx
+from moodreel.vision.cam import CAM_OUTPUTS, class_maps
+from moodreel.vision.classifier import EmotionClassifier, ModelError
+from moodreel.vision.model_info import ModelInfo
+
+TINY_HIDDEN_HEAD = {"name": "tiny_hidden", "stages": [{"block": "conv", "width": 8, "stride": 2}],
+                    "head": {"type": "linear", "hidden": 16}}
+
+
+def export(model: torch.nn.Module, path: Path) -> Path:
+    """``model`` with non-trivial BatchNorm statistics, exported with its architecture."""
+    torch.manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(16, 1, 48, 48))
+    model.eval()
+    config = {k: model.config[k] for k in ("name", "kwargs", "num_classes", "in_chans")}
+    info = ModelInfo(EMOTIONS, Preprocessing(), name=config["name"],
+                     extra={"model_config": config})
+    write_onnx(model, info, path)
+    return path
+
+
+@pytest.fixture(scope="module", params=["mini_xception", "simple_cnn_small"])
+def exported(request, tmp_path_factory) -> tuple[torch.nn.Module, Path]:
+    """A conv head (mini-Xception) and a pooling + linear head (the VGG-style baseline)."""
+    model = create_model(request.param)
+    return model, export(model, tmp_path_factory.mktemp("onnx") / "model.onnx")
+
+
+def test_class_maps_come_from_extra_outputs_and_average_to_the_logits(exported):
+    model, path = exported
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["logits", *CAM_OUTPUTS]
+    x = np.random.default_rng(0).standard_normal((4, 1, 48, 48), dtype=np.float32)
+    logits, features, *head = session.run(None, {"input": x})
+    with torch.no_grad():
+        expected = model.forward_features(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(features, expected, atol=1e-5)
+    maps = class_maps(features, *head)
+    assert maps.shape == (4, 7, *features.shape[2:])
+    np.testing.assert_allclose(maps.mean(axis=(2, 3)), logits, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def hidden_head(tmp_path_factory) -> Path:
+    """A model built from a spec (not a registered name) with a hidden layer in its head."""
+    return export(create_model(TINY_HIDDEN_HEAD), tmp_path_factory.mktemp("onnx") / "h.onnx")
+
+
+def test_a_head_with_a_hidden_layer_gets_no_class_maps(hidden_head):
+    assert not EmotionClassifier(hidden_head).explains
+    onnx = pytest.importorskip("onnx")
+    assert add_class_map_outputs(onnx.load_model(hidden_head)) is False
+
+
+def test_an_exported_model_is_rebuilt_in_pytorch_exactly(exported):
+    model, path = exported
+    rebuilt, info = model_from_onnx(path)
+    assert type(rebuilt) is type(model) and not rebuilt.training
+    x = torch.randn(8, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), model(x), atol=1e-4, rtol=0)
+    assert info.labels == EMOTIONS
+
+
+def test_the_shipped_model_is_rebuilt_with_logit_parity():
+    model, info = model_from_onnx(default_model_path())
+    assert sum(p.numel() for p in model.parameters()) == info.params
+    classifier = EmotionClassifier()
+    x = np.random.default_rng(2).standard_normal((32, 1, 48, 48), dtype=np.float32)
+    with torch.no_grad():
+        diff = np.abs(model(torch.from_numpy(x)).numpy() - classifier.predict_logits(x)).max()
+    assert diff < 1e-4
+
+
+def test_a_model_the_metadata_does_not_name_cannot_be_rebuilt(hidden_head):
+    with pytest.raises(ModelError, match="no registered architecture"):
+        model_from_onnx(hidden_head)
