@@ -17,8 +17,9 @@ DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=DEFAULT_WORKERS, show_default=True,
               type=click.IntRange(1, 64), help="Worker processes (one model copy each).")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Request threads per worker.")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Request threads per worker (2 measured best on 2 cores: "
+                   "benchmarks/web_load.py).")
 @click.option("--db", "db_url", metavar="URL",
               help="Database URL (default: $MOODREEL_DATABASE_URL, else a SQLite file in the "
                    "user data directory).")
