@@ -55,12 +55,16 @@ def shared_fer2013() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_database() -> Iterator[Callable[[str], str]]:
-    """A factory: ``make(backend)`` -> URL of a fresh, uniquely named database on that
-    server (skips when the server does not answer); all are dropped at the end."""
+def make_database(tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[Callable[[str], str]]:
+    """A factory: ``make(backend)`` -> URL of a fresh database: a new SQLite file, or a
+    uniquely named database on a server (skips when the server does not answer); server
+    databases are dropped at the end."""
     created: list[tuple[str, str]] = []
 
     def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'moodreel.db'}"
         label, admin_url = SERVERS[backend]
         name = f"moodreel_test_{secrets.token_hex(4)}"
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT",

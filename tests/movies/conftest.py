@@ -1,7 +1,7 @@
 """Backends for the movie tests: every test that takes ``engine`` runs on SQLite, MariaDB
 and PostgreSQL.
 
-Each server gets a database of its own for this test session (``server_database`` in the
+Each server gets a database of its own for this test session (``make_database`` in the
 top-level conftest); a server that does not answer skips its tests with the reason.
 """
 
@@ -41,12 +41,9 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                 server_database: Callable[[str], str]) -> str:
+def database_url(request: pytest.FixtureRequest, make_database: Callable[[str], str]) -> str:
     """One migrated-on-demand database per backend for the whole session."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'movies.db'}"
-    return server_database(request.param)
+    return make_database(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -128,9 +128,9 @@ def test_no_server_raises_database_unavailable() -> None:
 
 @pytest.fixture(params=("mariadb", "postgresql"))
 def proxied_url(request: pytest.FixtureRequest,
-                server_database: Callable[[str], str]) -> Iterator[tuple[str, TcpProxy]]:
+                make_database: Callable[[str], str]) -> Iterator[tuple[str, TcpProxy]]:
     """A fresh, initialised server database reached through a ``TcpProxy``."""
-    url = make_url(server_database(request.param))
+    url = make_url(make_database(request.param))
     init_db(url.render_as_string(hide_password=False), catalog=False)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 0))
     proxy.start()

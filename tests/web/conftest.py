@@ -35,11 +35,9 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session", params=WEB_BACKENDS)
-def web_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                     server_database: Callable[[str], str]) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('web-sqlite') / 'moodreel.db'}"
-    return server_database(request.param)
+def web_database_url(request: pytest.FixtureRequest,
+                     make_database: Callable[[str], str]) -> str:
+    return make_database(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -300,8 +300,8 @@ def test_database_down_still_gives_emotions_and_503_for_movies(
     assert health["status"] == "degraded" and health["database"]["reachable"] is False
 
 
-def test_the_app_recovers_when_the_database_returns(server_database, tmp_path: Path) -> None:
-    url = make_url(server_database("mariadb"))
+def test_the_app_recovers_when_the_database_returns(make_database, tmp_path: Path) -> None:
+    url = make_url(make_database("mariadb"))
     init_db(url.render_as_string(hide_password=False))
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 3306))
     proxy.start()
