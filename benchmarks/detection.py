@@ -412,21 +412,20 @@ def main() -> None:
     eligible = eligible_rows(rows, before, args.max_slowdown, args.largest_min_face)
     chosen = pick(eligible or rows)
 
-    def ranked(some: list[Row]) -> list[Row]:
-        return sorted(some, key=lambda r: (-round(r.recall, 3), round(r.fp_per_frame, 2), r.ms))
+    def show_top(title: str, some: list[Row]) -> None:
+        print(title)
+        print(HEADER)
+        best = sorted(some, key=lambda r: (-round(r.recall, 3), round(r.fp_per_frame, 2), r.ms))
+        for row in best[:10]:
+            print(row.line())
 
-    print(f"\nTop of the grid (recall, then FP/frame, then ms; ms: best of 3 passes over "
-          f"{len(timing)} frames, where the settings before verification take "
-          f"{before.ms:.2f} ms):")
-    print(HEADER)
-    for row in ranked(rows)[:10]:
-        print(row.line())
-    print(f"\n... of the {len(eligible)} with no false face on the real photo, faces of "
-          f"{args.largest_min_face} px found, FP/frame <= {before.fp_per_frame:.3f} and "
-          f"<= {args.max_slowdown}x the time before verification, from which the pick is made:")
-    print(HEADER)
-    for row in ranked(eligible)[:10]:
-        print(row.line())
+    show_top(f"\nTop of the grid (recall, then FP/frame, then ms; ms: best of 3 passes over "
+             f"{len(timing)} frames, where the settings before verification take "
+             f"{before.ms:.2f} ms):", rows)
+    show_top(f"\n... of the {len(eligible)} with no false face on the real photo, faces of "
+             f"{args.largest_min_face} px found, FP/frame <= {before.fp_per_frame:.3f} and "
+             f"<= {args.max_slowdown}x the time before verification, from which the pick is "
+             "made:", eligible)
 
     # The picked row and the baselines on all frames, timed taking turns frame by frame.
     candidates = {"fer": None, "habit": HABIT, "before": BEFORE, "current": HaarSettings(),

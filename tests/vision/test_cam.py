@@ -45,6 +45,18 @@ def test_the_shipped_model_gives_class_maps_whose_mean_is_the_logits():
     np.testing.assert_array_equal(classifier.predict_logits(x), logits)
 
 
+def test_analyzing_and_explaining_in_one_pass_matches_the_two_steps(recognizer, astronaut):
+    image, _ = astronaut
+    faces, heat_maps = recognizer.analyze_explained(image)
+    separate = recognizer.analyze(image)
+    assert [f.box for f in faces] == [f.box for f in separate]
+    np.testing.assert_allclose([f.probabilities for f in faces],
+                               [f.probabilities for f in separate], atol=1e-6)
+    for one_pass, two_steps in zip(heat_maps, recognizer.explain(image, separate), strict=True):
+        assert (one_pass.box, one_pass.emotion) == (two_steps.box, two_steps.emotion)
+        np.testing.assert_allclose(one_pass.values, two_steps.values, atol=1e-6)
+
+
 def test_a_face_is_explained_where_it_was_cropped(recognizer, astronaut):
     image, face = astronaut
     (heat,) = recognizer.explain(image, [face])

@@ -23,10 +23,10 @@ import numpy as np
 from moodreel.assets import default_model_path
 from moodreel.data.fer2013 import load_split
 from moodreel.labels import EMOTIONS
-from moodreel.train.metrics import confusions, report_from_confusions
+from moodreel.train.evaluate import in_batches
+from moodreel.train.metrics import evaluate_scores
 from moodreel.vision.classifier import EmotionClassifier
 
-BATCH = 512
 ANGRY = EMOTIONS.index("angry")
 Perturbation = Callable[[np.ndarray], np.ndarray]
 
@@ -101,13 +101,8 @@ CONDITIONS: dict[str, Perturbation] = {
 }
 
 
-def _probabilities(classifier: EmotionClassifier, faces: np.ndarray) -> np.ndarray:
-    return np.concatenate([classifier.predict_proba(faces[i:i + BATCH])
-                           for i in range(0, len(faces), BATCH)])
-
-
 def _row(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
-    report = report_from_confusions(*confusions(labels, probabilities))
+    report = evaluate_scores(labels, probabilities)
     predicted = np.bincount(probabilities.argmax(axis=1), minlength=len(EMOTIONS))
     return {"accuracy_7": report["accuracy_7"], "accuracy_4": report["accuracy_4"],
             "predicted_share": {name: float(count / len(labels))
@@ -118,12 +113,12 @@ def audit_faces(classifier: EmotionClassifier, faces: np.ndarray, labels: np.nda
                 conditions: dict[str, Perturbation] | None = None) -> dict[str, Any]:
     """The audit of ``faces`` (uint8 ``(N, 48, 48)``) with true ``labels``."""
     conditions = conditions or CONDITIONS
-    clean_probabilities = _probabilities(classifier, faces)
+    clean_probabilities = in_batches(classifier.predict_proba, faces)
     clean_predictions = clean_probabilities.argmax(axis=1)
     clean = _row(labels, clean_probabilities)
     rows = {}
     for name, perturb in conditions.items():
-        probabilities = _probabilities(classifier, perturb(faces))
+        probabilities = in_batches(classifier.predict_proba, perturb(faces))
         row = _row(labels, probabilities)
         predictions = probabilities.argmax(axis=1)
         row["agreement_with_clean"] = float((predictions == clean_predictions).mean())

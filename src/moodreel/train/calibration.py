@@ -5,7 +5,8 @@ top probability does not match how often it is right. Dividing the logits by one
 T, fitted on val by minimising the negative log-likelihood, fixes most of that without
 changing any prediction (the argmax is the same for every T > 0). The temperature is stored
 in the ONNX metadata and applied by the serving classifier, so ``uncertain`` and the
-percentages users see are calibrated. numpy only: no torch.
+percentages users see are calibrated. numpy only: no torch; the softmax is the serving
+classifier's own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from moodreel.vision.classifier import softmax
 
 #: Range searched for the temperature.
 T_MIN, T_MAX = 0.05, 20.0
@@ -83,10 +86,6 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray,
                      for share, acc, conf in zip(table["share"], table["accuracy"],
                                                  table["confidence"], strict=True)
                      if share > 0))
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    return np.exp(log_softmax(np.asarray(logits, np.float64) / temperature))
 
 
 def calibration_report(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:

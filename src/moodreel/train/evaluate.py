@@ -7,7 +7,9 @@ measures exactly what users get.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,12 @@ from moodreel.data.fer2013 import load_split
 from moodreel.train.metrics import evaluate_scores
 
 BATCH = 512
+
+
+def in_batches(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """``predict`` over ``inputs`` ``BATCH`` at a time, results concatenated: a whole split
+    never goes through ONNX Runtime at once."""
+    return np.concatenate([predict(inputs[i:i + BATCH]) for i in range(0, len(inputs), BATCH)])
 
 
 def evaluate_model(data: str | Path, model: str | Path | None = None, *, split: str = "val",
@@ -49,8 +57,7 @@ def calibrate_model(data: str | Path, model: str | Path | None = None, *, split:
     dataset = load_split(data, split, on_error="skip" if skip_bad else "raise")
     classifier = EmotionClassifier(path, threads=0)
     inputs = classifier.info.preprocessing(dataset.images)
-    logits = np.concatenate([classifier.predict_logits(inputs[i:i + BATCH])
-                             for i in range(0, len(inputs), BATCH)])
+    logits = in_batches(classifier.predict_logits, inputs)
     report = calibration_report(logits, dataset.labels)
     report.update(model=str(path), data=str(data), split=split,
                   previous_temperature=classifier.info.temperature)
@@ -72,8 +79,7 @@ def _onnx_scores(path: Path, images: np.ndarray, tta_flip: bool) -> np.ndarray:
     from moodreel.vision.classifier import EmotionClassifier
 
     classifier = EmotionClassifier(path, threads=0)
-    return np.concatenate([classifier.predict_proba(images[i:i + BATCH], tta_flip=tta_flip)
-                           for i in range(0, len(images), BATCH)])
+    return in_batches(partial(classifier.predict_proba, tta_flip=tta_flip), images)
 
 
 def _checkpoint_scores(path: Path, images: np.ndarray, tta_flip: bool) -> np.ndarray:

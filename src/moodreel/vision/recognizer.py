@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, basic_view
+from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, as_dict, basic_view
 from moodreel.vision.cam import HeatMap
 from moodreel.vision.classifier import EmotionClassifier
 from moodreel.vision.crop import crop_faces, square_box
@@ -38,13 +38,12 @@ class Face:
 
     @property
     def emotions(self) -> dict[str, float]:
-        return {name: float(p) for name, p in zip(EMOTIONS, self.probabilities, strict=True)}
+        return as_dict(self.probabilities)
 
     @property
     def basic(self) -> dict[str, float]:
         """The 4-class view (happy, sad, neutral, angry), renormalised."""
-        values = basic_view(np.asarray(self.probabilities))
-        return {name: float(p) for name, p in zip(BASIC_EMOTIONS, values, strict=True)}
+        return as_dict(basic_view(np.asarray(self.probabilities)), BASIC_EMOTIONS)
 
     @property
     def top(self) -> str:
@@ -93,18 +92,11 @@ class Recognizer:
         gray = to_gray(image, color_order)
         if boxes is not None:
             return self.classify(gray, np.asarray(boxes).reshape(-1, 4))
-        if min(gray.shape) < MIN_SIDE:
-            raise ImageError(f"image of {gray.shape[1]}x{gray.shape[0]} pixels is too small to "
-                             f"find a face in (at least {MIN_SIDE}x{MIN_SIDE})")
-        return self.classify(gray, self.detector.detect(gray))
+        return self.classify(gray, self._detect_in(gray))
 
     def classify(self, gray: np.ndarray, boxes: np.ndarray) -> list[Face]:
         """Emotions for known ``boxes`` in a grayscale image, all faces in one batch."""
-        crops = crop_faces(gray, boxes, self.classifier.info.preprocessing, self.margin)
-        probabilities = self.classifier.predict_proba(crops)
-        return [Face(tuple(int(v) for v in box), tuple(float(p) for p in probs),
-                     self.uncertain_below)
-                for box, probs in zip(boxes, probabilities, strict=True)]
+        return self._faces(boxes, self.classifier.predict_proba(self._crops(gray, boxes)))
 
     def explain(self, image: np.ndarray, faces: Sequence[Face], *,
                 color_order: ColorOrder = "bgr") -> list[HeatMap]:
@@ -112,9 +104,36 @@ class Recognizer:
         one batch; ``ModelError`` if the model has no class maps. Not part of ``analyze``, so
         reading emotions costs nothing extra."""
         boxes = np.array([face.box for face in faces]).reshape(-1, 4)
-        crops = crop_faces(to_gray(image, color_order), boxes,
-                           self.classifier.info.preprocessing, self.margin)
-        probabilities, values = self.classifier.explain(crops)
+        probabilities, values = self.classifier.explain(
+            self._crops(to_gray(image, color_order), boxes))
+        return self._heat_maps(boxes, probabilities, values)
+
+    def analyze_explained(self, image: np.ndarray, *, color_order: ColorOrder = "bgr"
+                          ) -> tuple[list[Face], list[HeatMap]]:
+        """``analyze`` and ``explain`` in one pass: the faces are cropped and run through the
+        model once, for their emotions and their heat maps together."""
+        gray = to_gray(image, color_order)
+        boxes = self._detect_in(gray)
+        probabilities, values = self.classifier.explain(self._crops(gray, boxes))
+        return (self._faces(boxes, probabilities),
+                self._heat_maps(boxes, probabilities, values))
+
+    def _detect_in(self, gray: np.ndarray) -> np.ndarray:
+        if min(gray.shape) < MIN_SIDE:
+            raise ImageError(f"image of {gray.shape[1]}x{gray.shape[0]} pixels is too small to "
+                             f"find a face in (at least {MIN_SIDE}x{MIN_SIDE})")
+        return self.detector.detect(gray)
+
+    def _crops(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        return crop_faces(gray, boxes, self.classifier.info.preprocessing, self.margin)
+
+    def _faces(self, boxes: np.ndarray, probabilities: np.ndarray) -> list[Face]:
+        return [Face(tuple(int(v) for v in box), tuple(float(p) for p in probs),
+                     self.uncertain_below)
+                for box, probs in zip(boxes, probabilities, strict=True)]
+
+    def _heat_maps(self, boxes: np.ndarray, probabilities: np.ndarray, values: np.ndarray
+                   ) -> list[HeatMap]:
         maps = []
         for box, probs, heat in zip(boxes, probabilities, values, strict=True):
             x0, y0, side = square_box(box, self.margin)

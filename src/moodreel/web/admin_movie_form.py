@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,10 +58,10 @@ class FilmForm:
         elif len(title) > TITLE_LENGTH:
             self.errors["title"] = f"The title is longer than {TITLE_LENGTH} characters."
         self.cleaned["title"] = title
-        self._integer("year", "The year", *YEARS)
-        self._number("rating", "The rating", 0.0, 10.0)
-        self._integer("votes", "The votes", 0, MAX_INTEGER)
-        self._integer("runtime", "The runtime", 1, MAX_INTEGER)
+        self._bounded("year", "The year", int, "a whole number", *YEARS)
+        self._bounded("rating", "The rating", float, "a number", 0.0, 10.0)
+        self._bounded("votes", "The votes", int, "a whole number", 0, MAX_INTEGER)
+        self._bounded("runtime", "The runtime", int, "a whole number", 1, MAX_INTEGER)
         imdb_id = self.values["imdb_id"].lower()
         if imdb_id and not IMDB_ID.fullmatch(imdb_id):
             self.errors["imdb_id"] = "An IMDb id looks like tt0133093."
@@ -70,33 +70,21 @@ class FilmForm:
         if unknown:
             self.errors["genres"] = f"Unknown genre: {', '.join(unknown)}."
 
-    def _integer(self, name: str, label: str, low: int, high: int) -> None:
+    def _bounded(self, name: str, label: str, parse: Callable[[str], float], kind: str,
+                 low: float, high: float) -> None:
+        """``cleaned[name]``: the typed value parsed, ``None`` when empty; an error when it
+        does not parse or lies outside ``low``-``high``."""
         text = self.values[name]
         self.cleaned[name] = None
         if not text:
             return
         try:
-            value = int(text)
+            value = parse(text)
         except ValueError:
-            self.errors[name] = f"{label} must be a whole number, not {text!r}."
-            return
-        if not low <= value <= high:
-            self.errors[name] = f"{label} must be from {low} to {high}."
-            return
-        self.cleaned[name] = value
-
-    def _number(self, name: str, label: str, low: float, high: float) -> None:
-        text = self.values[name]
-        self.cleaned[name] = None
-        if not text:
-            return
-        try:
-            value = float(text)
-        except ValueError:
-            self.errors[name] = f"{label} must be a number, not {text!r}."
+            self.errors[name] = f"{label} must be {kind}, not {text!r}."
             return
         if not (math.isfinite(value) and low <= value <= high):
-            self.errors[name] = f"{label} must be from {low:g} to {high:g}."
+            self.errors[name] = f"{label} must be from {_show(low)} to {_show(high)}."
             return
         self.cleaned[name] = value
 
@@ -111,6 +99,10 @@ class FilmForm:
                 if values[name] is None:
                     values[name] = getattr(stored, name)
         return MovieRecord(genres=self.genres, movie_id=movie_id, **values)
+
+
+def _show(bound: float) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
 
 
 def genre_choices(vocabulary: Sequence[str], current: Sequence[str] = ()) -> tuple[str, ...]:

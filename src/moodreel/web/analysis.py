@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, basic_view
+from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, as_dict, basic_view
 from moodreel.vision.recognizer import Face
 
 #: Advice shown with "no face found" and "not sure".
@@ -24,9 +24,7 @@ def group_mood(faces: Sequence[Face], uncertain_below: float) -> dict[str, Any] 
         return None
     mean = np.mean([face.probabilities for face in faces], axis=0)
     top = int(np.argmax(mean))
-    basic = basic_view(mean)
-    return {"faces": len(faces),
-            "emotions": {name: float(p) for name, p in zip(EMOTIONS, mean, strict=True)},
-            "basic": {name: float(p) for name, p in zip(BASIC_EMOTIONS, basic, strict=True)},
+    return {"faces": len(faces), "emotions": as_dict(mean),
+            "basic": as_dict(basic_view(mean), BASIC_EMOTIONS),
             "top": EMOTIONS[top], "confidence": float(mean[top]),
             "uncertain": bool(mean[top] < uncertain_below)}

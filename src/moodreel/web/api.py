@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from moodreel.labels import EMOTIONS
 from moodreel.movies.db import DatabaseError
 from moodreel.movies.feedback import add_feedback_comment, record_feedback
 from moodreel.movies.recommender import MAX_COUNT, recommend_movies
+from moodreel.vision.cam import HeatMap
 from moodreel.vision.image import ImageError, ImageTooLarge, decode_image
 from moodreel.vision.recognizer import Face
 from moodreel.web import params
@@ -42,9 +42,9 @@ def movie_session() -> Iterator[Session]:
                        f"movies cannot be recommended right now: {error}") from None
 
 
-def recommendations(mood: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Films for ``mood`` with the request's options; ``ApiError`` 400 for bad options."""
-    options = {
+def recommend_options(values: dict[str, Any]) -> dict[str, Any]:
+    """The request's options for ``recommend_movies``; ``ApiError`` 400 for a bad one."""
+    return {
         "strategy": params.strategy(values),
         "count": params.integer(values, "count", current_app.config["RECOMMEND_COUNT"],
                                 low=1, high=MAX_COUNT),
@@ -55,6 +55,11 @@ def recommendations(mood: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
         "year_max": params.integer(values, "year_max", None),
         "min_rating": params.number(values, "min_rating"),
     }
+
+
+def recommendations(mood: Any, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Films for ``mood`` (``recommend_options``); ``ApiError`` 400 for bad values the
+    recommender finds (an unknown genre, an empty year range)."""
     with movie_session() as session:
         try:
             found = recommend_movies(session, mood, **options)
@@ -72,14 +77,12 @@ def analyze() -> Any:
     keep = params.boolean(values, "keep", False)
     explain = params.boolean(values, "explain", False)
     session_id = params.session_id(values)
-    if want_movies:  # refuse bad options before the costly part
-        params.strategy(values)
-        params.integer(values, "count", None, low=1, high=MAX_COUNT)
+    options = recommend_options(values) if want_movies else None  # before the costly part
     if explain and not services().recognizer().classifier.explains:
         raise ApiError(501, "cannot explain", "the server's model has no class activation maps; "
                                               "export it again with `moodreel export`")
     data = image_bytes(request, values)
-    gray, faces = detect_faces(data)
+    faces, heat_maps = detect_faces(data, explain)
     if not faces and require_face:
         raise ApiError(422, "no face found", NO_FACE_ADVICE)
 
@@ -90,10 +93,10 @@ def analyze() -> Any:
         result["advice"] = NO_FACE_ADVICE
     elif group["uncertain"]:
         result["advice"] = UNSURE_ADVICE
-    if want_movies and group is not None:
+    if options is not None and group is not None:
         try:
-            result["recommendations"] = recommendations(group["emotions"], values)
-            result["strategy"] = params.strategy(values)
+            result["recommendations"] = recommendations(group["emotions"], options)
+            result["strategy"] = options["strategy"]
         except ApiError as error:
             if error.status != 503:
                 raise
@@ -105,24 +108,27 @@ def analyze() -> Any:
             "strategy": result.get("strategy"),
             "recommended": [film["movie_id"] for film in result.get("recommendations") or []],
             "model": services().model_name})
-    if explain:  # after keeping: a kept snapshot stores no heat maps
-        heat_maps = services().recognizer().explain(gray, faces)
+    if heat_maps is not None:  # after keeping: a kept snapshot stores no heat maps
         for entry, heat in zip(result["faces"], heat_maps, strict=True):
             entry["explanation"] = heat.to_dict()
     return jsonify(result)
 
 
-def detect_faces(data: bytes) -> tuple[np.ndarray, list[Face]]:
-    """The grayscale image in encoded bytes and its faces: 413 over the pixel limit, 415 if
-    not an image, 422 if too small to hold a face."""
+def detect_faces(data: bytes, explain: bool) -> tuple[list[Face], list[HeatMap] | None]:
+    """The faces in encoded image bytes, and with ``explain`` their heat maps (one model run
+    for both): 413 over the pixel limit, 415 if not an image, 422 if too small to hold a
+    face."""
     try:
         gray = decode_image(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"], gray=True)
     except ImageTooLarge as error:
         raise ApiError(413, "image too large", str(error)) from None
     except ImageError as error:
         raise ApiError(415, "not an image", f"{error}; send a JPEG, PNG or WebP photo") from None
+    recognizer = services().recognizer()
     try:
-        return gray, services().recognizer().analyze(gray)
+        if explain:
+            return recognizer.analyze_explained(gray)
+        return recognizer.analyze(gray), None
     except ImageError as error:
         raise ApiError(422, "no usable face", str(error)) from None
 
@@ -132,8 +138,9 @@ def get_recommendations() -> Any:
     """A new random list of films for a mood given by name or by weights."""
     values = request_values(request)
     mood = params.mood(values)
-    return jsonify({"strategy": params.strategy(values),
-                    "recommendations": recommendations(mood, values)})
+    options = recommend_options(values)
+    return jsonify({"strategy": options["strategy"],
+                    "recommendations": recommendations(mood, options)})
 
 
 @api.post("/feedback")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -56,7 +57,7 @@ def number(values: dict[str, Any], name: str) -> float | None:
         result = float(value)
     except (TypeError, ValueError):
         raise bad(name, f"{name} must be a number, got {value!r}") from None
-    if result != result or result in (float("inf"), float("-inf")):
+    if not math.isfinite(result):
         raise bad(name, f"{name} must be a finite number")
     return result
 

@@ -37,8 +37,7 @@ class SnapshotStore:
         meta = {"id": snapshot_id, "image": snapshot_id + suffix,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
         _write_atomic(self.root / (snapshot_id + suffix), image)
-        _write_atomic(self.root / f"{snapshot_id}.json",
-                      json.dumps(meta, indent=2, sort_keys=True).encode())
+        self._write_record(meta)
         return snapshot_id
 
     def get(self, snapshot_id: str) -> dict[str, Any] | None:
@@ -58,8 +57,7 @@ class SnapshotStore:
         if record is None:
             return False
         record["user_emotion"] = emotion
-        _write_atomic(self.root / f"{snapshot_id}.json",
-                      json.dumps(record, indent=2, sort_keys=True).encode())
+        self._write_record(record)
         return True
 
     def delete(self, snapshot_id: str) -> bool:
@@ -80,6 +78,10 @@ class SnapshotStore:
 
     def image_path(self, record: dict[str, Any]) -> Path:
         return self.root / record["image"]
+
+    def _write_record(self, record: dict[str, Any]) -> None:
+        _write_atomic(self.root / f"{record['id']}.json",
+                      json.dumps(record, indent=2, sort_keys=True).encode())
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
