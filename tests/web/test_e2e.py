@@ -192,6 +192,17 @@ def movie_ids(page: Any) -> list[str]:
         "items => items.map((item) => item.dataset.movieId)")
 
 
+def snapshot_redness(page: Any) -> float:
+    """Mean of red minus blue over the snapshot canvas: the heat map is red to yellow."""
+    return page.evaluate("""() => {
+        const canvas = document.getElementById("snapshot");
+        const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        let sum = 0;
+        for (let i = 0; i < data.length; i += 4) sum += data[i] - data[i + 2];
+        return sum / (data.length / 4);
+    }""")
+
+
 def wait_for_new_list(page: Any, old_item: Any) -> None:
     """Until the list that held ``old_item`` is replaced (the answer alone comes first)."""
     page.wait_for_function("(item) => !item.isConnected", arg=old_item)
@@ -220,6 +231,19 @@ def test_snapshot_movies_feedback_and_mood_picker(page: Page, server: Server) ->
     first = movie_ids(p)
     assert len(first) >= MIN_MOVIES and len(set(first)) == len(first)
     page.screenshot("snapshot-2-result")
+
+    # "Why?" paints the face's heat map over the snapshot, and a second click takes it off.
+    why_toggle = p.locator("#faces .why-toggle")
+    expect(why_toggle).to_have_count(1)
+    before = snapshot_redness(p)
+    why_toggle.click()
+    expect(why_toggle).to_have_attribute("aria-pressed", "true")
+    shown_map = snapshot_redness(p)
+    assert shown_map > before + 5, (before, shown_map)
+    page.screenshot("snapshot-2-why")
+    why_toggle.click()
+    expect(why_toggle).to_have_attribute("aria-pressed", "false")
+    assert snapshot_redness(p) == before
 
     shown = movies.first.element_handle()
     with p.expect_response(lambda r: "/api/recommendations" in r.url) as answer:
