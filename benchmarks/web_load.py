@@ -71,7 +71,7 @@ from recommend import percentile
 from moodreel.vision.image import decode_image
 from moodreel.vision.recognizer import Recognizer
 from moodreel.web.analysis import group_mood
-from moodreel.web.cli import DEFAULT_WORKERS
+from moodreel.web.cli import DEFAULT_THREADS, DEFAULT_WORKERS
 
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "docs" / "images" / "astronaut.jpg"
@@ -455,7 +455,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help="gunicorn workers (default: serve's, min(4, CPUs)).")
-    parser.add_argument("--threads", type=int, default=4, help="Threads per worker.")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="Threads per worker (default: serve's).")
     parser.add_argument("--configs", default="",
                         help="Several configurations, e.g. 2x1,2x2,4x4 (workers x threads); "
                              "overrides --workers/--threads.")

@@ -9,6 +9,7 @@ import os
 import click
 
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+DEFAULT_THREADS = 2  # per worker; measured best on 2 cores with benchmarks/web_load.py
 
 
 @click.command("serve")
@@ -17,7 +18,7 @@ DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=DEFAULT_WORKERS, show_default=True,
               type=click.IntRange(1, 64), help="Worker processes (one model copy each).")
-@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 64),
               help="Request threads per worker (2 measured best on 2 cores: "
                    "benchmarks/web_load.py).")
 @click.option("--db", "db_url", metavar="URL",

