@@ -165,6 +165,12 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
 @click.option("--occlude", type=float,
               help="Probability of synthetic dark glasses or a mouth mask.")
 @click.option("--blur", type=float, help="Probability of a Gaussian blur.")
+@click.option("--teacher", "teachers", multiple=True, type=click.Path(dir_okay=False),
+              help="Distil from this checkpoint or ONNX model (repeat for an ensemble).")
+@click.option("--distill-weight", type=float, help="Share of the teachers' term in the loss.")
+@click.option("--distill-temperature", type=float, help="Softmax temperature of distillation.")
+@click.option("--distill-flip", is_flag=True, default=None,
+              help="Teachers also see the mirrored face.")
 @click.option("--seed", type=int)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--threads", type=int, help="CPU threads (default: all cores).")
@@ -178,6 +184,7 @@ def train(config_path: str | None, resume: bool, no_progress: bool, **options: A
     from moodreel.train.config import TrainConfig, load_config
     from moodreel.train.trainer import run_training
 
+    options["teachers"] = list(options["teachers"]) or None
     overrides = {key: value for key, value in options.items() if value is not None}
     for key in ("mixup", "cutmix", "erasing", "occlude", "blur"):
         if key in overrides:

@@ -54,6 +54,10 @@ class TrainConfig:
     class_weights: str = "none"             # none | balanced | sqrt
     patience: int = 0                       # early stopping on val accuracy; 0 disables
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    teachers: list[str] = field(default_factory=list)  # .pt/.onnx to distil from; [] = off
+    distill_weight: float = 0.5             # share of the soft (teacher) term in the loss
+    distill_temperature: float = 4.0        # softmax temperature of both sides of that term
+    distill_flip: bool = False              # teachers also see the mirrored face
     seed: int = 0
     device: str = "auto"                    # auto | cpu | cuda
     threads: int = 0                        # CPU threads; 0 uses every core

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from moodreel.data.preprocess import Preprocessing
 from moodreel.train.augment import augment_batch, mix_batch
 from moodreel.train.config import AugmentConfig
+from moodreel.train.distill import Teachers, distillation_loss
 
 
 @dataclass
@@ -76,10 +77,20 @@ class EpochStats:
     accuracy: float
 
 
+@dataclass
+class Distillation:
+    """Soft targets from ``teachers`` at ``temperature``, weighted ``weight`` in the loss."""
+
+    teachers: Teachers
+    weight: float = 0.5
+    temperature: float = 4.0
+
+
 def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, *, num_classes: int,
                     label_smoothing: float = 0.0, class_weights: torch.Tensor | None = None,
                     device: torch.device, channels_last: bool = False,
+                    distillation: Distillation | None = None,
                     progress: bool = False, desc: str = "train") -> EpochStats:
     model.train()
     total_loss = torch.zeros((), dtype=torch.float64)
@@ -95,6 +106,11 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
         logits = model(x)  # (B, K)
         loss = F.cross_entropy(logits, targets, weight=class_weights,
                                label_smoothing=label_smoothing)
+        if distillation is not None:
+            d = distillation
+            soft = d.teachers.soft_targets(x, d.temperature)
+            loss = (1 - d.weight) * loss + d.weight * distillation_loss(logits, soft,
+                                                                        d.temperature)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

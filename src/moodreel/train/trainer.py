@@ -34,8 +34,9 @@ from moodreel.labels import EMOTIONS
 from moodreel.nn.registry import create_model
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
+from moodreel.train.distill import Teachers
 from moodreel.train.distributed import DistContext, all_reduce_sum, init_distributed, shutdown
-from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
+from moodreel.train.engine import BatchLoader, Distillation, predict_logits, train_one_epoch
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
 
@@ -214,6 +215,13 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     scheduler = make_scheduler(optimizer, config, len(loader))
     weights = class_weights(train_data.labels, config.class_weights)
     weights = weights.to(device) if weights is not None else None
+    distillation = None
+    if config.teachers:
+        if not 0 < config.distill_weight <= 1 or config.distill_temperature <= 0:
+            raise TrainError("distill_weight must be in (0, 1] and distill_temperature > 0")
+        distillation = Distillation(Teachers(config.teachers, preprocessing,
+                                             flip=config.distill_flip),
+                                    config.distill_weight, config.distill_temperature)
 
     history: list[dict[str, Any]] = []
     best_accuracy, best_epoch, start_epoch = -1.0, 0, 0
@@ -243,7 +251,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         stats = train_one_epoch(
             train_model, loader, optimizer, scheduler, num_classes=len(EMOTIONS),
             label_smoothing=config.label_smoothing, class_weights=weights, device=device,
-            channels_last=channels_last, progress=progress,
+            channels_last=channels_last, distillation=distillation, progress=progress,
             desc=f"epoch {epoch + 1}/{config.epochs}")
         val_loss, report = evaluate_split(model, val_inputs, val_data.labels, context, device,
                                           channels_last)

@@ -1,0 +1,95 @@
+"""Knowledge distillation: a student learns from the softened outputs of frozen teachers.
+
+Teachers are checkpoints (``.pt``, run in PyTorch) or exported models (``.onnx``, run in
+ONNX Runtime, so earlier shipped models can teach); several teachers form an ensemble whose
+softened probabilities are averaged, optionally over the mirrored face too. They see the
+same augmented batch as the student. The loss (Hinton et al. 2015) is
+
+    (1 - weight) * cross_entropy(student, labels) + weight * T^2 * KL(teacher_T || student_T)
+
+where ``_T`` means softmax at temperature ``T``; ``T^2`` keeps the gradient scale of the
+soft term independent of ``T``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from moodreel.data.preprocess import Preprocessing
+from moodreel.labels import EMOTIONS
+
+Logits = Callable[[torch.Tensor], torch.Tensor]
+
+
+class TeacherError(ValueError):
+    """A teacher that cannot teach this run; the message says why."""
+
+
+class Teachers:
+    """Frozen models whose averaged, softened probabilities are the student's soft targets."""
+
+    def __init__(self, paths: Sequence[str | Path], preprocessing: Preprocessing, *,
+                 flip: bool = False) -> None:
+        if not paths:
+            raise TeacherError("distillation needs at least one teacher")
+        self.paths = [Path(p) for p in paths]
+        self.flip = flip
+        self._models = [_load(path, preprocessing) for path in self.paths]
+
+    @torch.no_grad()
+    def soft_targets(self, x: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Mean of ``softmax(logits / temperature)`` over teachers (and mirrors) ``(B, K)``."""
+        views = [x, x.flip(-1)] if self.flip else [x]
+        probs = [F.softmax(model(view).float() / temperature, dim=1)
+                 for model in self._models for view in views]
+        return torch.stack(probs).mean(0)
+
+
+def distillation_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,
+                      temperature: float) -> torch.Tensor:
+    """``T^2 * KL(soft_targets || softmax(student / T))``, averaged over the batch."""
+    log_probs = F.log_softmax(student_logits / temperature, dim=1)
+    return F.kl_div(log_probs, soft_targets, reduction="batchmean") * temperature ** 2
+
+
+def _load(path: Path, preprocessing: Preprocessing) -> Logits:
+    if not path.is_file():
+        raise TeacherError(f"teacher not found: {path}")
+    if path.suffix == ".onnx":
+        return _onnx_teacher(path, preprocessing)
+    from moodreel.train.checkpoint import model_from_checkpoint
+
+    model, trained_with, _ = model_from_checkpoint(path)
+    _check(path, trained_with, preprocessing)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return lambda x: model(x.contiguous())
+
+
+def _onnx_teacher(path: Path, preprocessing: Preprocessing) -> Logits:
+    from moodreel.vision.classifier import EmotionClassifier, ModelError
+
+    try:
+        classifier = EmotionClassifier(path, threads=0)
+    except ModelError as error:
+        raise TeacherError(f"teacher {path}: {error}") from None
+    _check(path, classifier.info.preprocessing, preprocessing)
+    if tuple(classifier.labels) != tuple(EMOTIONS):
+        raise TeacherError(f"teacher {path} predicts {classifier.labels}, not {EMOTIONS}")
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        out = classifier.predict_logits(np.ascontiguousarray(x.detach().cpu().numpy()))
+        return torch.from_numpy(out).to(x.device)
+
+    return logits
+
+
+def _check(path: Path, teacher: Preprocessing, student: Preprocessing) -> None:
+    if teacher != student:
+        raise TeacherError(f"teacher {path} expects {teacher}, this run feeds {student}: "
+                           "set input_size, mean and std to match")
