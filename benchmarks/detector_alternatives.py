@@ -30,11 +30,12 @@ thread, best of 3 passes taken in turns) and the time ratio against the shipped 
 from __future__ import annotations
 
 import argparse
-import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+from detection import best_ms
 from frames import DEFAULT_DATA, astronaut_frames, make_frames, score
 
 from moodreel.vision.detector import HaarFaceDetector, HaarSettings, haar_cascade_path
@@ -46,33 +47,24 @@ BLAZE_NMS_IOU = 0.3
 
 class LbpHaarDetector(HaarFaceDetector):
     """The shipped detector's pipeline with an LBP cascade proposing the candidates; with
-    ``confirm``, a candidate stays only if the default Haar cascade finds at least
-    ``confirm`` windows of about its size around it."""
+    ``confirm``, a candidate stays only if the default Haar cascade, as the second cascade,
+    finds at least ``confirm`` windows of about its size around it."""
 
     def __init__(self, lbp: Path, settings: HaarSettings, confirm: int = 0) -> None:
+        if confirm:
+            settings = replace(settings, verify_cascade=haar_cascade_path().name,
+                               verify_margin=0.2, verify_side=36, verify_scale_factor=1.1)
         super().__init__(settings)
         self.cascade = cv2.CascadeClassifier(str(lbp))
-        self.haar = cv2.CascadeClassifier(str(haar_cascade_path()))
         self.confirm = confirm
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         if not self.confirm:
             return super().detect(gray)
         boxes, _ = self.candidates(gray)
-        windows = np.array([self.haar_windows(gray, box) for box in boxes], dtype=np.int64)
-        keep = windows >= self.confirm if len(boxes) else np.zeros(0, dtype=bool)
-        return self.select(boxes[keep], windows[keep])
-
-    def haar_windows(self, gray: np.ndarray, box: np.ndarray, side: int = 36) -> int:
-        x, y, w, h = (int(v) for v in box)
-        pad = round(0.2 * w)
-        roi = gray[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
-        factor = side / w
-        roi = cv2.resize(roi, None, fx=factor, fy=factor,
-                         interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-        low, high = round(side * 0.7), round(side * 1.45)
-        return len(self.haar.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=0,
-                                              minSize=(low, low), maxSize=(high, high)))
+        counts = np.array([self.verifying_windows(gray, box) for box in boxes], dtype=np.int64)
+        keep = counts >= self.confirm
+        return self.select(boxes[keep], counts[keep])
 
 
 class BlazeFaceDetector:
@@ -159,13 +151,7 @@ def main() -> None:
     photo = astronaut_frames()
     grays = [to_gray(f.image) for f in frames]
     photo_grays = [to_gray(f.image) for f in photo]
-    best = dict.fromkeys(detectors, float("inf"))
-    for _ in range(3):
-        for name, detector in detectors.items():
-            started = time.perf_counter()
-            for gray in grays:
-                detector.detect(gray)
-            best[name] = min(best[name], (time.perf_counter() - started) * 1000 / len(grays))
+    best = best_ms(detectors, grays)
 
     faces = sum(len(f.boxes) for f in frames)
     print(f"{len(frames)} frames of seeds {args.seeds} ({faces} faces), 40 astronaut frames; "

@@ -31,7 +31,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -43,8 +42,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from moodreel.assets import default_model_path
 from moodreel.data.fer2013 import load_split
-from moodreel.train.evaluate import in_batches
-from moodreel.train.metrics import evaluate_scores
+from moodreel.nn.onnx_export import write_metadata
+from moodreel.train.evaluate import evaluate_model
 from moodreel.vision.classifier import EmotionClassifier
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fer2013"
@@ -59,14 +58,6 @@ class FaceReader(CalibrationDataReader):
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)
-
-
-def copy_metadata(source: Path, target: Path) -> None:
-    """The shipped model's metadata (labels, preprocessing, temperature) onto ``target``."""
-    model = onnx.load(str(target))
-    del model.metadata_props[:]
-    model.metadata_props.extend(onnx.load(str(source)).metadata_props)
-    onnx.save(model, str(target))
 
 
 def make_variants(source: Path, calibration: np.ndarray, out: Path) -> dict[str, Path]:
@@ -85,14 +76,14 @@ def make_variants(source: Path, calibration: np.ndarray, out: Path) -> dict[str,
     path = out / "dynamic.onnx"
     quantize_dynamic(str(prepared), str(path), weight_type=QuantType.QUInt8)
     variants["dynamic"] = path
+    info = EmotionClassifier(source).info  # labels, preprocessing, temperature
     for path in variants.values():
-        copy_metadata(source, path)
+        write_metadata(path, info)
     return variants
 
 
-def accuracy(path: Path, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    classifier = EmotionClassifier(path, threads=0)
-    report = evaluate_scores(labels, in_batches(classifier.predict_proba, images))
+def accuracy(data: str, path: Path) -> tuple[float, float]:
+    report = evaluate_model(data, path)
     return report["accuracy_7"], report["accuracy_4"]
 
 
@@ -140,7 +131,7 @@ def main() -> None:
         out = Path(args.keep or tmp)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"float (shipped)": source, **make_variants(source, calibration, out)}
-        scores = {name: accuracy(path, val.images, val.labels) for name, path in paths.items()}
+        scores = {name: accuracy(args.data, path) for name, path in paths.items()}
         inputs = float_model.info.preprocessing(val.images[:8])
         speed = {batch: best_ms_in_turns(timers(paths, inputs, batch), batch, args.rounds)
                  for batch in (1, 8)}

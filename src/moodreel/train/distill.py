@@ -14,6 +14,7 @@ soft term independent of ``T``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,22 @@ class Teachers:
         probs = [F.softmax(model(view).float() / temperature, dim=1)
                  for model in self._models for view in views]
         return torch.stack(probs).mean(0)
+
+
+@dataclass
+class Distillation:
+    """Soft targets from ``teachers`` at ``temperature``, weighted ``weight`` in the loss."""
+
+    teachers: Teachers
+    weight: float = 0.5
+    temperature: float = 4.0
+
+    def loss(self, hard_loss: torch.Tensor, student_logits: torch.Tensor,
+             x: torch.Tensor) -> torch.Tensor:
+        """``(1 - weight) * hard_loss + weight * T^2 * KL`` for the batch ``x``."""
+        soft = self.teachers.soft_targets(x, self.temperature)
+        return ((1 - self.weight) * hard_loss
+                + self.weight * distillation_loss(student_logits, soft, self.temperature))
 
 
 def distillation_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,

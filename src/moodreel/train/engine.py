@@ -18,7 +18,7 @@ from tqdm import tqdm
 from moodreel.data.preprocess import Preprocessing
 from moodreel.train.augment import augment_batch, mix_batch
 from moodreel.train.config import AugmentConfig
-from moodreel.train.distill import Teachers, distillation_loss
+from moodreel.train.distill import Distillation
 
 
 @dataclass
@@ -77,15 +77,6 @@ class EpochStats:
     accuracy: float
 
 
-@dataclass
-class Distillation:
-    """Soft targets from ``teachers`` at ``temperature``, weighted ``weight`` in the loss."""
-
-    teachers: Teachers
-    weight: float = 0.5
-    temperature: float = 4.0
-
-
 def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, *, num_classes: int,
                     label_smoothing: float = 0.0, class_weights: torch.Tensor | None = None,
@@ -107,10 +98,7 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
         loss = F.cross_entropy(logits, targets, weight=class_weights,
                                label_smoothing=label_smoothing)
         if distillation is not None:
-            d = distillation
-            soft = d.teachers.soft_targets(x, d.temperature)
-            loss = (1 - d.weight) * loss + d.weight * distillation_loss(logits, soft,
-                                                                        d.temperature)
+            loss = distillation.loss(loss, logits, x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

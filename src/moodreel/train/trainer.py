@@ -34,9 +34,9 @@ from moodreel.labels import EMOTIONS
 from moodreel.nn.registry import create_model
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
-from moodreel.train.distill import Teachers
+from moodreel.train.distill import Distillation, Teachers
 from moodreel.train.distributed import DistContext, all_reduce_sum, init_distributed, shutdown
-from moodreel.train.engine import BatchLoader, Distillation, predict_logits, train_one_epoch
+from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
 

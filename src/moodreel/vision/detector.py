@@ -112,6 +112,11 @@ class HaarFaceDetector:
 
     def confirmed(self, gray: np.ndarray, box: np.ndarray) -> bool:
         """Whether the second cascade finds a face of about the size of ``box`` around it."""
+        return self.verifying_windows(gray, box) > 0
+
+    def verifying_windows(self, gray: np.ndarray, box: np.ndarray) -> int:
+        """How many windows of the second cascade find a face of about the size of ``box``
+        around it."""
         s = self.settings
         x, y, w, h = (int(v) for v in box)
         pad = round(w * s.verify_margin)
@@ -123,7 +128,7 @@ class HaarFaceDetector:
         found = self.verifier.detectMultiScale(
             roi, scaleFactor=s.verify_scale_factor, minNeighbors=0, minSize=(low, low),
             maxSize=(high, high))
-        return len(found) > 0
+        return len(found)
 
     def select(self, boxes: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Of overlapping ``boxes``, the ones with the most windows, sorted top to bottom."""
