@@ -12,7 +12,21 @@ def test_xception_block_halves_resolution_and_sums_a_shortcut():
     out = block(x)
     assert out.shape == (1, 16, 6, 6)
     assert torch.allclose(out, block.main(x) + block.shortcut(x))
-    assert isinstance(block.main[2], torch.nn.MaxPool2d)
+    assert isinstance(block.main[-1], torch.nn.MaxPool2d)
+
+
+def test_xception_block_squeeze_excitation_gates_the_main_path_only():
+    plain, gated = XceptionBlock(16, 32, stride=2), XceptionBlock(16, 32, stride=2, se=8)
+    assert count_params(gated) - count_params(plain) == (32 * 8 + 8) + (8 * 32 + 32)
+    gated.load_state_dict(plain.state_dict(), strict=False)  # same convs, plus a gate
+    gated.eval(), plain.eval()
+    x = torch.randn(2, 16, 12, 12)
+    assert gated(x).shape == plain(x).shape == (2, 32, 6, 6)
+    torch.testing.assert_close(gated.shortcut(x), plain.shortcut(x))
+    assert not torch.allclose(gated(x), plain(x))
+    main = gated.main[:2](x)
+    gate = gated.main[2].gate(main)
+    assert gate.shape == (2, 32, 1, 1) and 0 <= gate.min() and gate.max() <= 1
 
 
 def test_separable_conv_is_cheaper_than_a_full_conv():

@@ -68,6 +68,8 @@ def test_width_and_depth_variants_scale():
     assert wide > 3 * base
     assert deep > base
     assert len(create_model("mini_xception_deep").stages) == 8
+    gated = sum(p.numel() for p in create_model("mini_xception", width=1.25, se=8).parameters())
+    assert gated == 96_837  # configs/mini_xception_w125_se.yaml: under the 100k budget
 
 
 def test_dropout_changes_train_mode_output():

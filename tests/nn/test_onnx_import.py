@@ -40,10 +40,13 @@ def export(model: torch.nn.Module, path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=["mini_xception", "simple_cnn_small"])
+@pytest.fixture(scope="module", params=[("mini_xception", {}), ("mini_xception", {"se": 8}),
+                                        ("simple_cnn_small", {})], ids=["conv", "se", "linear"])
 def exported(request, tmp_path_factory) -> tuple[torch.nn.Module, Path]:
-    """A conv head (mini-Xception) and a pooling + linear head (the VGG-style baseline)."""
-    model = create_model(request.param)
+    """A conv head (mini-Xception, also with squeeze-excitation gates) and a pooling + linear
+    head (the VGG-style baseline)."""
+    name, kwargs = request.param
+    model = create_model(name, **kwargs)
     return model, export(model, tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 

@@ -92,27 +92,6 @@ class SeparableConvBNAct(nn.Sequential):
         )
 
 
-class XceptionBlock(nn.Module):
-    """Xception-style residual module of mini-Xception (Arriaga et al. 2017).
-
-    Main path: SepConv-BN-ReLU, SepConv-BN, 3x3 max-pool with ``stride``.
-    Shortcut: 1x1 conv with ``stride`` and BN. Output is their sum.
-    """
-
-    def __init__(self, in_chans: int, out_chans: int, stride: int = 2, kernel: int = 3,
-                 act: str = "relu") -> None:
-        super().__init__()
-        self.main = nn.Sequential(
-            SeparableConvBNAct(in_chans, out_chans, 1, kernel, act=act),
-            SeparableConvBNAct(out_chans, out_chans, 1, kernel, act=None),
-            nn.MaxPool2d(3, stride, padding=1) if stride > 1 else nn.Identity(),
-        )
-        self.shortcut = ConvBNAct(in_chans, out_chans, stride, kernel=1, act=None)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x) + self.shortcut(x)
-
-
 class SqueezeExcite(nn.Module):
     """Channel attention: global pool -> bottleneck -> sigmoid gate (Hu et al. 2018)."""
 
@@ -129,6 +108,29 @@ class SqueezeExcite(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)
+
+
+class XceptionBlock(nn.Module):
+    """Xception-style residual module of mini-Xception (Arriaga et al. 2017).
+
+    Main path: SepConv-BN-ReLU, SepConv-BN, optional squeeze-excitation (``se``: its
+    bottleneck is ``out_chans / se`` wide; 0 leaves it out), 3x3 max-pool with ``stride``.
+    Shortcut: 1x1 conv with ``stride`` and BN. Output is their sum.
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, stride: int = 2, kernel: int = 3,
+                 act: str = "relu", se: int = 0) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            SeparableConvBNAct(in_chans, out_chans, 1, kernel, act=act),
+            SeparableConvBNAct(out_chans, out_chans, 1, kernel, act=None),
+            SqueezeExcite(out_chans, reduction=se) if se else nn.Identity(),
+            nn.MaxPool2d(3, stride, padding=1) if stride > 1 else nn.Identity(),
+        )
+        self.shortcut = ConvBNAct(in_chans, out_chans, stride, kernel=1, act=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x) + self.shortcut(x)
 
 
 class InvertedResidual(nn.Module):

@@ -17,17 +17,19 @@ BASE_WIDTHS = (16, 32, 64, 128)
 
 
 def mini_xception_spec(width: float = 1.0, depth: int = 1, dropout: float = 0.0,
-                       head: str = "conv") -> dict[str, Any]:
-    """Spec of mini-Xception scaled by ``width`` (channels) and ``depth`` (modules/stage)."""
+                       head: str = "conv", se: int = 0) -> dict[str, Any]:
+    """Spec of mini-Xception scaled by ``width`` (channels) and ``depth`` (modules/stage);
+    ``se`` > 0 adds squeeze-excitation with that channel reduction to every module."""
     stem_width = make_divisible(8 * width)
     stem = [{"block": "conv", "width": stem_width, "padding": "valid", "repeats": 2}]
     stages: list[dict[str, Any]] = []
     for base in BASE_WIDTHS:
         chans = make_divisible(base * width)
-        stages.append({"block": "xception", "width": chans, "stride": 2})
+        options = {"se": se} if se else {}
+        stages.append({"block": "xception", "width": chans, "stride": 2, **options})
         if depth > 1:
             stages.append({"block": "xception", "width": chans, "stride": 1,
-                           "repeats": depth - 1})
+                           "repeats": depth - 1, **options})
     head_spec: dict[str, Any] = {"type": head, "dropout": dropout}
     if head == "conv":
         head_spec["kernel"] = 3
