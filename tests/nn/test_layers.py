@@ -19,7 +19,8 @@ def test_xception_block_squeeze_excitation_gates_the_main_path_only():
     plain, gated = XceptionBlock(16, 32, stride=2), XceptionBlock(16, 32, stride=2, se=8)
     assert count_params(gated) - count_params(plain) == (32 * 8 + 8) + (8 * 32 + 32)
     gated.load_state_dict(plain.state_dict(), strict=False)  # same convs, plus a gate
-    gated.eval(), plain.eval()
+    gated.eval()
+    plain.eval()
     x = torch.randn(2, 16, 12, 12)
     assert gated(x).shape == plain(x).shape == (2, 32, 6, 6)
     torch.testing.assert_close(gated.shortcut(x), plain.shortcut(x))
