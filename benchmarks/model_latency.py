@@ -17,10 +17,10 @@ the ratio baseline / model (above 1: the model is faster) and PASS/MISS against 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
+from inference import pin_one_core
 from quantization import best_ms_in_turns, timers
 
 from moodreel.vision.classifier import EmotionClassifier
@@ -34,28 +34,27 @@ def main() -> None:
                         help="ONNX files; the first is the baseline")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
+    pinned = pin_one_core()
 
-    paths = {f"{i}: {path.name}": path for i, path in enumerate(args.models)}
-    infos = {name: EmotionClassifier(path).info for name, path in paths.items()}
-    sizes = {info.preprocessing.size for info in infos.values()}
+    classifiers = {f"{i}: {path.name}": EmotionClassifier(path, threads=1)
+                   for i, path in enumerate(args.models)}
+    sizes = {c.info.preprocessing.size for c in classifiers.values()}
     if len(sizes) != 1:
         raise SystemExit(f"the models take different input sizes ({sorted(sizes)}); compare "
                          "models of one input size")
     side = sizes.pop()
     inputs = np.random.default_rng(0).standard_normal((8, 1, side, side), dtype=np.float32)
-    speed = {batch: best_ms_in_turns(timers(paths, inputs, batch), batch, args.rounds)
+    speed = {batch: best_ms_in_turns(timers(classifiers, inputs, batch), batch, args.rounds)
              for batch in (1, 8)}
 
-    baseline = next(iter(paths))
-    print(f"one ONNX Runtime thread on one pinned core, best of {args.rounds} rounds in turns; "
+    baseline = next(iter(classifiers))
+    print(f"one ONNX Runtime thread, {pinned}, best of {args.rounds} rounds in turns; "
           f"baseline {baseline}\n")
     print(f"{'model':36s} {'params':>8s} {'ms b1':>6s} {'x':>5s} {'ms b8':>6s} {'x':>5s}  "
           f"budget {BUDGET_MS} ms")
-    for name in paths:
+    for name, classifier in classifiers.items():
         b1, b8 = speed[1][name], speed[8][name]
-        params = infos[name].params
+        params = classifier.info.params
         print(f"{name:36s} {params if params else '?':>8} {b1:6.3f} "
               f"{speed[1][baseline] / b1:5.2f} {b8:6.3f} {speed[8][baseline] / b8:5.2f}  "
               f"{'PASS' if b1 <= BUDGET_MS else 'MISS'}")

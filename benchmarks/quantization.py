@@ -23,7 +23,6 @@ Needs the training extras (``onnx``) and the data; run on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from inference import pin_one_core
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -87,11 +87,12 @@ def accuracy(data: str, path: Path) -> tuple[float, float]:
     return report["accuracy_7"], report["accuracy_4"]
 
 
-def timers(paths: dict[str, Path], inputs: np.ndarray,
+def timers(classifiers: dict[str, EmotionClassifier], inputs: np.ndarray,
            batch: int) -> dict[str, Callable[[], None]]:
+    """A warmed-up batch-``batch`` call per classifier (one ONNX Runtime thread each)."""
     x = np.ascontiguousarray(inputs[:batch])
-    calls = {name: partial(EmotionClassifier(path, threads=1).predict_logits, x)
-             for name, path in paths.items()}
+    calls = {name: partial(classifier.predict_logits, x)
+             for name, classifier in classifiers.items()}
     for call in calls.values():
         call()
     return calls
@@ -117,8 +118,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--keep", help="write the variants here instead of a temporary folder")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
+    pin_one_core()
 
     source = default_model_path()
     float_model = EmotionClassifier(source)
@@ -133,7 +133,8 @@ def main() -> None:
         paths = {"float (shipped)": source, **make_variants(source, calibration, out)}
         scores = {name: accuracy(args.data, path) for name, path in paths.items()}
         inputs = float_model.info.preprocessing(val.images[:8])
-        speed = {batch: best_ms_in_turns(timers(paths, inputs, batch), batch, args.rounds)
+        classifiers = {name: EmotionClassifier(path, threads=1) for name, path in paths.items()}
+        speed = {batch: best_ms_in_turns(timers(classifiers, inputs, batch), batch, args.rounds)
                  for batch in (1, 8)}
         sizes = {name: path.stat().st_size for name, path in paths.items()}
 

@@ -27,7 +27,7 @@ def test_xception_block_squeeze_excitation_gates_the_main_path_only():
     assert not torch.allclose(gated(x), plain(x))
     main = gated.main[:2](x)
     gate = gated.main[2].gate(main)
-    assert gate.shape == (2, 32, 1, 1) and 0 <= gate.min() and gate.max() <= 1
+    assert gate.shape == (2, 32, 1, 1) and gate.min() >= 0 and gate.max() <= 1
 
 
 def test_separable_conv_is_cheaper_than_a_full_conv():

@@ -22,10 +22,10 @@ def mini_xception_spec(width: float = 1.0, depth: int = 1, dropout: float = 0.0,
     ``se`` > 0 adds squeeze-excitation with that channel reduction to every module."""
     stem_width = make_divisible(8 * width)
     stem = [{"block": "conv", "width": stem_width, "padding": "valid", "repeats": 2}]
+    options = {"se": se} if se else {}
     stages: list[dict[str, Any]] = []
     for base in BASE_WIDTHS:
         chans = make_divisible(base * width)
-        options = {"se": se} if se else {}
         stages.append({"block": "xception", "width": chans, "stride": 2, **options})
         if depth > 1:
             stages.append({"block": "xception", "width": chans, "stride": 1,
