@@ -30,7 +30,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / 
 
 def loader_images_per_second(loader: BatchLoader) -> float:
     started = time.perf_counter()
-    seen = sum(len(y) for _, y in loader)
+    seen = sum(len(batch.labels) for batch in loader)
     return seen / (time.perf_counter() - started)
 
 

@@ -171,6 +171,10 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
 @click.option("--distill-temperature", type=float, help="Softmax temperature of distillation.")
 @click.option("--distill-flip", is_flag=True, default=None,
               help="Teachers also see the mirrored face.")
+@click.option("--distill-cache", is_flag=True, default=None,
+              help="Teachers score each training face once, unaugmented (much faster).")
+@click.option("--ema-decay", type=float,
+              help="Keep an exponential moving average of the weights (e.g. 0.999; 0 = off).")
 @click.option("--seed", type=int)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--threads", type=int, help="CPU threads (default: all cores).")

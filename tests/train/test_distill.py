@@ -13,7 +13,7 @@ from moodreel.data.preprocess import Preprocessing
 from moodreel.nn import create_model
 from moodreel.train.checkpoint import load_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
-from moodreel.train.distill import TeacherError, Teachers, distillation_loss
+from moodreel.train.distill import Distillation, TeacherError, Teachers, distillation_loss
 from moodreel.train.export import export_onnx
 from moodreel.train.trainer import TrainError, run_training
 
@@ -76,6 +76,29 @@ def test_the_loss_is_zero_only_when_the_student_matches(batch):
     loss.backward()
     step = student.detach() - 10 * student.grad
     assert distillation_loss(step, soft, 4.0) < loss
+
+
+def test_cached_targets_are_the_teachers_answers_for_those_faces(teachers, batch):
+    live = Distillation(Teachers([p for p, _ in teachers], Preprocessing(), flip=True),
+                        weight=0.6, temperature=3.0)
+    cached = Distillation(live.teachers, weight=0.6, temperature=3.0)
+    cached.cache(batch)
+    torch.testing.assert_close(cached.cached, live.teachers.soft_targets(batch, 3.0))
+    index = torch.tensor([4, 1, 1])
+    student, hard = torch.randn(3, 7), torch.tensor(1.3)
+    torch.testing.assert_close(cached.loss(hard, student, torch.zeros(3, 1, 48, 48), index),
+                               live.loss(hard, student, batch[index], index))
+
+
+def test_a_cached_distilled_run_trains_and_refuses_mixing(folder_dataset, teachers, tmp_path):
+    config = TrainConfig(data=str(folder_dataset), out=str(tmp_path / "run"),
+                         model="simple_cnn_small", epochs=1, batch_size=16, threads=1,
+                         teachers=[str(p) for p, _ in teachers], distill_cache=True)
+    result = run_training(config, progress=False)
+    assert np.isfinite(result.history[-1]["train_loss"])
+    mixed = config.updated(out=str(tmp_path / "mixed"), **{"augment.mixup": 0.4})
+    with pytest.raises(TrainError, match="mixup"):
+        run_training(mixed, progress=False)
 
 
 def test_mismatched_or_missing_teachers_are_clear_errors(tmp_path):

@@ -66,8 +66,9 @@ def test_run_writes_a_self_describing_checkpoint_and_artifacts(folder_dataset, t
     assert model.training is False
 
 
-def test_resume_continues_the_same_run(folder_dataset, tmp_path, monkeypatch):
-    straight = run_training(tiny_config(folder_dataset, tmp_path / "a", epochs=3),
+@pytest.mark.parametrize("extra", [{}, {"ema_decay": 0.9}], ids=["plain", "weight-average"])
+def test_resume_continues_the_same_run(folder_dataset, tmp_path, monkeypatch, extra):
+    straight = run_training(tiny_config(folder_dataset, tmp_path / "a", epochs=3, **extra),
                             progress=False)
 
     real_epoch = trainer.train_one_epoch
@@ -81,19 +82,35 @@ def test_resume_continues_the_same_run(folder_dataset, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_training(tiny_config(folder_dataset, tmp_path / "b", epochs=3), progress=False)
+        run_training(tiny_config(folder_dataset, tmp_path / "b", epochs=3, **extra),
+                     progress=False)
     assert load_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 2
     monkeypatch.setattr(trainer, "train_one_epoch", real_epoch)
 
-    resumed = run_training(tiny_config(folder_dataset, tmp_path / "b", epochs=3),
+    resumed = run_training(tiny_config(folder_dataset, tmp_path / "b", epochs=3, **extra),
                            resume=True, progress=False)
     assert [row["epoch"] for row in resumed.history] == [1, 2, 3]
     a = load_checkpoint(tmp_path / "a" / "last.pt")
     b = load_checkpoint(tmp_path / "b" / "last.pt")
     for key, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][key], value, rtol=1e-5, atol=1e-6)
+    for key, value in a.get("weight_average", {}).items():
+        torch.testing.assert_close(b["weight_average"][key], value, rtol=1e-5, atol=1e-6)
     assert b["scheduler"]["last_epoch"] == a["scheduler"]["last_epoch"]
     assert resumed.history[-1]["val_acc"] == pytest.approx(straight.history[-1]["val_acc"])
+
+
+def test_batches_say_which_faces_they_hold():
+    images, labels = make_faces(3, seed=2)
+    loader = BatchLoader(images, labels, Preprocessing(), batch_size=8)
+    clean = loader.clean_inputs()
+    batches = list(loader)
+    assert len(batches) == len(labels) // 8
+    for batch in batches:
+        assert torch.equal(batch.labels, torch.from_numpy(labels)[batch.index])
+        torch.testing.assert_close(batch.inputs, clean[batch.index])
+    seen = torch.cat([batch.index for batch in batches])
+    assert len(set(seen.tolist())) == len(batches) * 8  # no face twice in an epoch
 
 
 def test_resume_without_a_run_is_a_clear_error(tmp_path, folder_dataset):

@@ -58,6 +58,8 @@ class TrainConfig:
     distill_weight: float = 0.5             # share of the soft (teacher) term in the loss
     distill_temperature: float = 4.0        # softmax temperature of both sides of that term
     distill_flip: bool = False              # teachers also see the mirrored face
+    distill_cache: bool = False             # teachers score each face once, unaugmented
+    ema_decay: float = 0.0                  # weight average per step (e.g. 0.999); 0 = off
     seed: int = 0
     device: str = "auto"                    # auto | cpu | cuda
     threads: int = 0                        # CPU threads; 0 uses every core

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from moodreel.data.preprocess import Preprocessing
@@ -27,6 +29,12 @@ class Shard:
 
     rank: int = 0
     world_size: int = 1
+
+
+class Batch(NamedTuple):
+    inputs: torch.Tensor   # (B, 1, H, W) augmented, normalised
+    labels: torch.Tensor   # (B,) int64
+    index: torch.Tensor    # (B,) the faces' rows in the training set
 
 
 class BatchLoader:
@@ -55,13 +63,18 @@ class BatchLoader:
         steps = max(1, per_rank // self.batch_size)  # drop the ragged last batch
         return min(steps, self.max_steps) if self.max_steps else steps
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed * 10_007 + self.epoch)
         order = torch.randperm(len(self.labels), generator=generator)
         order = order[self.shard.rank::self.shard.world_size]
         for step in range(len(self)):
             index = order[step * self.batch_size:(step + 1) * self.batch_size]
-            yield self.to_input(self.images[index]), self.labels[index]
+            yield Batch(self.to_input(self.images[index]), self.labels[index], index)
+
+    def clean_inputs(self) -> torch.Tensor:
+        """Every face normalised without augmentation ``(N, 1, H, W)``, in row order."""
+        x = self.images[:, None].float().div_(255.0)
+        return (x - self.preprocessing.mean) / self.preprocessing.std
 
     def to_input(self, faces: torch.Tensor) -> torch.Tensor:
         """uint8 ``(B, H, W)`` -> augmented, normalised float ``(B, 1, H, W)``."""
@@ -82,12 +95,14 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
                     label_smoothing: float = 0.0, class_weights: torch.Tensor | None = None,
                     device: torch.device, channels_last: bool = False,
                     distillation: Distillation | None = None,
+                    average: AveragedModel | None = None,
                     progress: bool = False, desc: str = "train") -> EpochStats:
+    """One pass over ``loader``; ``average`` (see ``moodreel.train.ema``) follows every step."""
     model.train()
     total_loss = torch.zeros((), dtype=torch.float64)
     correct = seen = 0
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
-    for step, (x, y) in enumerate(bar):
+    for step, (x, y, index) in enumerate(bar):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         targets = F.one_hot(y, num_classes).float()  # (B, K) soft targets for mixup/cutmix
         if loader.augment is not None:
@@ -98,11 +113,13 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
         loss = F.cross_entropy(logits, targets, weight=class_weights,
                                label_smoothing=label_smoothing)
         if distillation is not None:
-            loss = distillation.loss(loss, logits, x)
+            loss = distillation.loss(loss, logits, x, index)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if average is not None:
+            average.update_parameters(model)
         total_loss += loss.detach().double().cpu() * len(y)
         correct += int((logits.argmax(1) == y).sum())
         seen += len(y)

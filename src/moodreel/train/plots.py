@@ -20,6 +20,10 @@ def plot_learning_curves(history: Sequence[dict[str, Any]], path: str | Path) ->
     acc_ax.plot(epochs, [r["train_acc"] for r in history], label="train")
     acc_ax.plot(epochs, [r["val_acc"] for r in history], label="val (7 classes)")
     acc_ax.plot(epochs, [r["val_acc4"] for r in history], label="val (4 basic)")
+    raw = [r.get("raw_val_acc") for r in history]  # runs with a weight average
+    if all(value not in (None, "") for value in raw):
+        acc_ax.plot(epochs, [float(value) for value in raw], linestyle="--",
+                    label="val (7 classes), raw weights")
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)

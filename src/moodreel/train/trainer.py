@@ -7,7 +7,9 @@
 Writes to ``config.out``: ``last.pt`` (every epoch), ``best.pt`` (best val accuracy),
 ``metrics.csv``, ``learning_curves.png``, ``confusion.png`` and ``summary.json``. Random
 streams derive from (seed, epoch, rank), so a resumed run draws exactly what the
-uninterrupted run would have drawn.
+uninterrupted run would have drawn. With ``ema_decay`` the weight average is what is
+evaluated, selected and saved in ``best.pt``; the raw weights' val accuracy is logged beside
+it (``raw_val_acc``) and ``last.pt`` keeps both for resuming.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, sa
 from moodreel.train.config import TrainConfig
 from moodreel.train.distill import Distillation, Teachers
 from moodreel.train.distributed import DistContext, all_reduce_sum, init_distributed, shutdown
+from moodreel.train.ema import weight_average
 from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
@@ -43,7 +46,7 @@ from moodreel.train.plots import plot_confusion, plot_learning_curves
 log = logging.getLogger(__name__)
 
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc4",
-                  "seconds")
+                  "raw_val_acc", "raw_val_acc4", "seconds")
 
 
 class TrainError(RuntimeError):
@@ -222,6 +225,17 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         distillation = Distillation(Teachers(config.teachers, preprocessing,
                                              flip=config.distill_flip),
                                     config.distill_weight, config.distill_temperature)
+        if config.distill_cache:
+            if config.augment.mixup or config.augment.cutmix:
+                raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
+                                 "with mixup or cutmix")
+            started = time.perf_counter()
+            distillation.cache(loader.clean_inputs())
+            log.info("teachers scored %d training faces in %.0f s", len(train_data),
+                     time.perf_counter() - started)
+    if not 0 <= config.ema_decay < 1:
+        raise TrainError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
+    average = weight_average(model, config.ema_decay) if config.ema_decay else None
 
     history: list[dict[str, Any]] = []
     best_accuracy, best_epoch, start_epoch = -1.0, 0, 0
@@ -232,6 +246,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         history = list(state["history"])
         best_accuracy, best_epoch = state["best_accuracy"], state["best_epoch"]
         start_epoch = state["epoch"]
+        if average is not None:
+            average.load_state_dict(state["weight_average"])
         if start_epoch >= config.epochs:
             log.info("run already finished %d of %d epochs", start_epoch, config.epochs)
     train_model: nn.Module = DistributedDataParallel(model) if context.enabled else model
@@ -251,15 +267,21 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         stats = train_one_epoch(
             train_model, loader, optimizer, scheduler, num_classes=len(EMOTIONS),
             label_smoothing=config.label_smoothing, class_weights=weights, device=device,
-            channels_last=channels_last, distillation=distillation, progress=progress,
-            desc=f"epoch {epoch + 1}/{config.epochs}")
-        val_loss, report = evaluate_split(model, val_inputs, val_data.labels, context, device,
+            channels_last=channels_last, distillation=distillation, average=average,
+            progress=progress, desc=f"epoch {epoch + 1}/{config.epochs}")
+        kept = model if average is None else average.module  # evaluated, selected, exported
+        val_loss, report = evaluate_split(kept, val_inputs, val_data.labels, context, device,
                                           channels_last)
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                "train_loss": round(stats.loss, 5), "train_acc": round(stats.accuracy, 5),
                "val_loss": round(val_loss, 5), "val_acc": round(report["accuracy_7"], 5),
-               "val_acc4": round(report["accuracy_4"], 5),
-               "seconds": round(time.perf_counter() - started, 2)}
+               "val_acc4": round(report["accuracy_4"], 5)}
+        if average is not None:
+            _, raw = evaluate_split(model, val_inputs, val_data.labels, context, device,
+                                    channels_last)
+            row |= {"raw_val_acc": round(raw["accuracy_7"], 5),
+                    "raw_val_acc4": round(raw["accuracy_4"], 5)}
+        row["seconds"] = round(time.perf_counter() - started, 2)
         history.append(row)
         improved = report["accuracy_7"] > best_accuracy
         if improved:
@@ -269,16 +291,18 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                      "best_accuracy": best_accuracy, "best_epoch": best_epoch,
                      "history": history, "val_report": report}
             if improved:
-                save_checkpoint(out / "best.pt", model=model, preprocessing=preprocessing,
+                save_checkpoint(out / "best.pt", model=kept, preprocessing=preprocessing,
                                 **extra)
+            resumable = {} if average is None else {"weight_average": average.state_dict()}
             save_checkpoint(out / "last.pt", model=model, preprocessing=preprocessing,
                             optimizer=optimizer.state_dict(),
-                            scheduler=scheduler.state_dict(), **extra)
+                            scheduler=scheduler.state_dict(), **resumable, **extra)
             _write_history(out / "metrics.csv", history)
+            raw_note = "" if average is None else f"  raw weights {row['raw_val_acc']:.4f}"
             log.info("epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  "
-                     "val_acc4 %.4f  %.1fs%s", epoch + 1, config.epochs, stats.loss,
+                     "val_acc4 %.4f%s  %.1fs%s", epoch + 1, config.epochs, stats.loss,
                      stats.accuracy, val_loss, report["accuracy_7"], report["accuracy_4"],
-                     row["seconds"], "  *best*" if improved else "")
+                     raw_note, row["seconds"], "  *best*" if improved else "")
         if config.patience and epoch + 1 - best_epoch >= config.patience:
             if context.is_main:
                 log.info("early stopping: no val improvement for %d epochs", config.patience)
