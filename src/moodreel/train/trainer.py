@@ -246,7 +246,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         history = list(state["history"])
         best_accuracy, best_epoch = state["best_accuracy"], state["best_epoch"]
         start_epoch = state["epoch"]
-        if average is not None:
+        if average is not None and "weight_average" in state:  # else it starts from here
             average.load_state_dict(state["weight_average"])
         if start_epoch >= config.epochs:
             log.info("run already finished %d of %d epochs", start_epoch, config.epochs)
