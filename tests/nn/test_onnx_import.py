@@ -99,3 +99,25 @@ def test_the_shipped_model_is_rebuilt_with_logit_parity():
 def test_a_model_the_metadata_does_not_name_cannot_be_rebuilt(hidden_head):
     with pytest.raises(ModelError, match="no registered architecture"):
         model_from_onnx(hidden_head)
+
+
+def test_a_trainable_rebuild_restores_batchnorm_so_training_starts_from_the_same_model(
+        exported):
+    model, path = exported
+    x = torch.randn(64, 1, 48, 48, generator=torch.Generator().manual_seed(3))
+    plain, _ = model_from_onnx(path)
+    trainable, _ = model_from_onnx(path, trainable_on=x.numpy())
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(trainable(x), expected, atol=1e-4, rtol=0)
+        for rebuilt in (plain, trainable):  # batch statistics, as when training
+            for module in rebuilt.modules():
+                if isinstance(module, torch.nn.BatchNorm2d):
+                    module.train()
+        assert (trainable(x) - expected).abs().max() < 1e-3
+        assert (plain(x) - expected).abs().max() > 0.05  # why the plain rebuild cannot train
+
+
+def test_a_trainable_rebuild_needs_faces(exported):
+    with pytest.raises(ModelError, match="no faces"):
+        model_from_onnx(exported[1], trainable_on=np.zeros((0, 1, 48, 48), np.float32))

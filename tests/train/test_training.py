@@ -146,3 +146,18 @@ def test_shipped_preset_loads():
     config = load_config(Path(__file__).resolve().parents[2] / "configs" / "mini_xception.yaml")
     assert config.model == "mini_xception"
     assert config.epochs >= 20
+
+
+def test_a_run_can_fine_tune_an_exported_onnx_model(folder_dataset, tmp_path):
+    from moodreel.train.export import export_onnx
+
+    first = run_training(tiny_config(folder_dataset, tmp_path / "first", epochs=1),
+                         progress=False)
+    onnx_path = export_onnx(first.out / "best.pt", tmp_path / "model.onnx").path
+    tuned = run_training(tiny_config(folder_dataset, tmp_path / "tuned", epochs=1,
+                                     finetune=str(onnx_path)), progress=False)
+    assert tuned.epochs_run == 1 and np.isfinite(tuned.history[0]["train_loss"])
+    assert load_checkpoint(tuned.out / "best.pt")["model_config"]["name"] == "simple_cnn_small"
+    with pytest.raises(TrainError, match="set input_size"):
+        run_training(tiny_config(folder_dataset, tmp_path / "bad", epochs=1, input_size=40,
+                                 finetune=str(onnx_path)), progress=False)

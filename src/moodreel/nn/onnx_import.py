@@ -7,6 +7,12 @@ it (folded weight under the conv's name, the bias as ``<conv>.weight_bias``, abs
 zero); such a BatchNorm is rebuilt as the identity plus that bias. The result is checked
 against ONNX Runtime, so a rebuild that is not faithful fails loudly instead of explaining
 a different model.
+
+Such a model explains but cannot be trained: in training mode a BatchNorm normalises with
+the batch's statistics, which the identity does not expect. ``model_from_onnx(path,
+trainable_on=faces)`` measures each folded BatchNorm's input on those faces and sets its
+statistics and affine parameters so that evaluation is unchanged and training starts from
+the same function (fine-tuning the shipped model, e.g. on feedback data).
 """
 
 from __future__ import annotations
@@ -29,9 +35,12 @@ from moodreel.vision.model_info import METADATA_KEY, ModelInfo
 PARITY_TOLERANCE = 1e-4
 
 
-def model_from_onnx(path: str | Path) -> tuple[SpecNet, ModelInfo]:
+def model_from_onnx(path: str | Path, *, trainable_on: np.ndarray | None = None
+                    ) -> tuple[SpecNet, ModelInfo]:
     """The eval-mode PyTorch twin of the ONNX model at ``path`` and its metadata; raises
-    ``ModelError`` when the architecture is unknown or the logits differ from ONNX Runtime."""
+    ``ModelError`` when the architecture is unknown or the logits differ from ONNX Runtime.
+    With ``trainable_on`` (normalised faces ``(N, C, H, W)``) folded BatchNorms are restored
+    from those faces' statistics, so the model can be trained."""
     path = Path(path)
     classifier = EmotionClassifier(path)  # checks the file and reads the metadata
     proto = onnx.load_model(path)
@@ -44,14 +53,18 @@ def model_from_onnx(path: str | Path) -> tuple[SpecNet, ModelInfo]:
         raise ModelError(f"{path}: the metadata names no registered architecture to rebuild; "
                          "use the training checkpoint instead") from None
     weights = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
-    model.load_state_dict(_state_dict(model, weights, path))
+    state, folded = _state_dict(model, weights, path)
+    model.load_state_dict(state)
     model.eval()
+    if trainable_on is not None:
+        _unfold_batchnorms(model, folded, trainable_on)
     _check_parity(model, classifier, path)
     return model, classifier.info
 
 
 def _state_dict(model: nn.Module, weights: dict[str, np.ndarray], path: Path
-                ) -> dict[str, torch.Tensor]:
+                ) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The state dict for ``model`` and the names of the BatchNorms folded on export."""
     state = model.state_dict()
     folded = {}
     for name, module in model.named_modules():
@@ -70,7 +83,44 @@ def _state_dict(model: nn.Module, weights: dict[str, np.ndarray], path: Path
         else:
             raise ModelError(f"{path}: no weights for {key} in the ONNX file; it was not "
                              "exported from this architecture")
-    return out
+    return out, list(folded)
+
+
+@torch.no_grad()
+def _unfold_batchnorms(model: nn.Module, names: list[str], inputs: np.ndarray,
+                       batch_size: int = 256) -> None:
+    """Give each folded BatchNorm (``x + bias`` in eval mode) its input's mean ``m`` and
+    variance ``v`` on ``inputs``: running statistics ``m, v``, weight ``sqrt(v + eps)`` and
+    bias ``m + bias``, which evaluates to the same ``x + bias``."""
+    if len(inputs) == 0:
+        raise ModelError("no faces to measure the model's BatchNorm statistics on")
+    sums: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+
+    def keep(name: str):
+        def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            x = args[0].double()
+            sums[name].append(torch.stack([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)),
+                                           torch.full((x.shape[1],), x[:, 0].numel(),
+                                                      dtype=torch.float64)]))
+        return hook
+
+    hooks = [model.get_submodule(name).register_forward_pre_hook(keep(name)) for name in names]
+    try:
+        for start in range(0, len(inputs), batch_size):
+            model(torch.from_numpy(np.ascontiguousarray(inputs[start:start + batch_size])))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for name in names:
+        total, squares, count = torch.stack(sums[name]).sum(0)
+        mean = total / count
+        var = (squares / count - mean * mean).clamp_min(0)
+        module = model.get_submodule(name)
+        bias = module.bias.double()
+        module.running_mean.copy_(mean)
+        module.running_var.copy_(var)
+        module.weight.copy_((var + module.eps).sqrt())
+        module.bias.copy_(mean + bias)
 
 
 def _conv_before(model: nn.Module, batchnorm_name: str) -> str:

@@ -36,7 +36,7 @@ class TrainConfig:
     data: str = ""
     model: str = "mini_xception"            # registered name or path to a spec YAML
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    finetune: str = ""                      # checkpoint to start from (its architecture wins)
+    finetune: str = ""                      # .pt or .onnx to start from (its architecture wins)
     out: str = "runs/mini_xception"
     input_size: int = 48
     mean: float = 0.5

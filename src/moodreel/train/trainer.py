@@ -187,17 +187,46 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
         shutdown(context)
 
 
-def _initial_model(config: TrainConfig, preprocessing: Preprocessing) -> nn.Module:
-    """A fresh ``config.model``, or with ``config.finetune`` the checkpoint's model and
-    weights (e.g. to adapt the shipped recipe to faces exported from user feedback)."""
+def _initial_model(config: TrainConfig, preprocessing: Preprocessing,
+                   train_faces: np.ndarray) -> nn.Module:
+    """A fresh ``config.model``, or with ``config.finetune`` the model and weights of a
+    checkpoint or of an exported ONNX model such as the shipped one (e.g. to adapt it to
+    faces exported from user feedback)."""
     if not config.finetune:
         return create_model(config.model, num_classes=len(EMOTIONS), in_chans=1,
                             **config.model_kwargs)
-    model, trained_with, _ = model_from_checkpoint(config.finetune)
+    if Path(config.finetune).suffix == ".onnx":
+        model, trained_with = _model_from_onnx(config.finetune, preprocessing, train_faces)
+    else:
+        model, trained_with, _ = model_from_checkpoint(config.finetune)
     if trained_with != preprocessing:
-        raise TrainError(f"{config.finetune} was trained with {trained_with}, this run uses "
-                         f"{preprocessing}: set input_size, mean and std to match")
+        raise TrainError(_mismatch(config.finetune, trained_with, preprocessing))
     return model.train()
+
+
+def _mismatch(path: str, trained_with: Preprocessing, preprocessing: Preprocessing) -> str:
+    return (f"{path} was trained with {trained_with}, this run uses {preprocessing}: set "
+            "input_size, mean and std to match")
+
+
+#: Training faces whose statistics restore an ONNX model's folded BatchNorms.
+UNFOLD_FACES = 4096
+
+
+def _model_from_onnx(path: str, preprocessing: Preprocessing, train_faces: np.ndarray
+                     ) -> tuple[nn.Module, Preprocessing]:
+    from moodreel.nn.onnx_import import model_from_onnx
+    from moodreel.vision.classifier import EmotionClassifier, ModelError
+
+    try:
+        trained_with = EmotionClassifier(path).info.preprocessing
+        if trained_with != preprocessing:
+            raise TrainError(_mismatch(path, trained_with, preprocessing))
+        sample = np.sort(np.random.default_rng(0).permutation(len(train_faces))[:UNFOLD_FACES])
+        model, _ = model_from_onnx(path, trainable_on=preprocessing(train_faces[sample]))
+    except ModelError as error:
+        raise TrainError(f"cannot fine-tune {path}: {error}") from None
+    return model, trained_with
 
 
 def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
@@ -208,7 +237,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     val_inputs = preprocessing(val_data.images)  # the very function serving uses
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
-    model = _initial_model(config, preprocessing).to(device)
+    model = _initial_model(config, preprocessing, train_data.images).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     loader = BatchLoader(train_data.images, train_data.labels, preprocessing,
