@@ -12,7 +12,8 @@ Such a model explains but cannot be trained: in training mode a BatchNorm normal
 the batch's statistics, which the identity does not expect. ``model_from_onnx(path,
 trainable_on=faces)`` measures each folded BatchNorm's input on those faces and sets its
 statistics and affine parameters so that evaluation is unchanged and training starts from
-the same function (fine-tuning the shipped model, e.g. on feedback data).
+the same function (fine-tuning the shipped model, e.g. on feedback data). The faces are
+preprocessed as the model's metadata says, so they cannot disagree with it.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def model_from_onnx(path: str | Path, *, trainable_on: np.ndarray | None = None
                     ) -> tuple[SpecNet, ModelInfo]:
     """The eval-mode PyTorch twin of the ONNX model at ``path`` and its metadata; raises
     ``ModelError`` when the architecture is unknown or the logits differ from ONNX Runtime.
-    With ``trainable_on`` (normalised faces ``(N, C, H, W)``) folded BatchNorms are restored
-    from those faces' statistics, so the model can be trained."""
+    With ``trainable_on`` (8-bit grayscale faces ``(N, H, W)``) folded BatchNorms are
+    restored from those faces' statistics, so the model can be trained."""
     path = Path(path)
     classifier = EmotionClassifier(path)  # checks the file and reads the metadata
     proto = onnx.load_model(path)
@@ -57,7 +58,9 @@ def model_from_onnx(path: str | Path, *, trainable_on: np.ndarray | None = None
     model.load_state_dict(state)
     model.eval()
     if trainable_on is not None:
-        _unfold_batchnorms(model, folded, trainable_on)
+        if len(trainable_on) == 0:
+            raise ModelError("no faces to measure the model's BatchNorm statistics on")
+        _unfold_batchnorms(model, folded, classifier.info.preprocessing(trainable_on))
     _check_parity(model, classifier, path)
     return model, classifier.info
 
@@ -92,16 +95,15 @@ def _unfold_batchnorms(model: nn.Module, names: list[str], inputs: np.ndarray,
     """Give each folded BatchNorm (``x + bias`` in eval mode) its input's mean ``m`` and
     variance ``v`` on ``inputs``: running statistics ``m, v``, weight ``sqrt(v + eps)`` and
     bias ``m + bias``, which evaluates to the same ``x + bias``."""
-    if len(inputs) == 0:
-        raise ModelError("no faces to measure the model's BatchNorm statistics on")
-    sums: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    sums = {name: torch.zeros(2, model.get_submodule(name).num_features, dtype=torch.float64)
+            for name in names}  # per channel: sum of x, sum of x^2
+    counts = dict.fromkeys(names, 0)  # values per channel
 
     def keep(name: str):
         def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
-            x = args[0].double()
-            sums[name].append(torch.stack([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)),
-                                           torch.full((x.shape[1],), x[:, 0].numel(),
-                                                      dtype=torch.float64)]))
+            x = args[0].double().transpose(0, 1).flatten(1)  # (C, N * H * W)
+            sums[name] += torch.stack([x.sum(1), (x * x).sum(1)])
+            counts[name] += x.shape[1]
         return hook
 
     hooks = [model.get_submodule(name).register_forward_pre_hook(keep(name)) for name in names]
@@ -112,9 +114,8 @@ def _unfold_batchnorms(model: nn.Module, names: list[str], inputs: np.ndarray,
         for hook in hooks:
             hook.remove()
     for name in names:
-        total, squares, count = torch.stack(sums[name]).sum(0)
-        mean = total / count
-        var = (squares / count - mean * mean).clamp_min(0)
+        mean = sums[name][0] / counts[name]
+        var = (sums[name][1] / counts[name] - mean * mean).clamp_min(0)
         module = model.get_submodule(name)
         bias = module.bias.double()
         module.running_mean.copy_(mean)

@@ -53,13 +53,6 @@ class Teachers:
                  for model in self._models for view in views]
         return torch.stack(probs).mean(0)
 
-    @torch.no_grad()
-    def soft_targets_in_batches(self, inputs: torch.Tensor, temperature: float,
-                                batch_size: int = 512) -> torch.Tensor:
-        """``soft_targets`` of a large normalised ``(N, 1, H, W)`` tensor, batch by batch."""
-        return torch.cat([self.soft_targets(inputs[start:start + batch_size], temperature)
-                          for start in range(0, len(inputs), batch_size)])
-
 
 @dataclass
 class Distillation:
@@ -74,9 +67,11 @@ class Distillation:
     temperature: float = 4.0
     cached: torch.Tensor | None = None
 
-    def cache(self, inputs: torch.Tensor) -> None:
+    def cache(self, inputs: torch.Tensor, batch_size: int = 512) -> None:
         """Score every training face (normalised, unaugmented ``(N, 1, H, W)``) once."""
-        self.cached = self.teachers.soft_targets_in_batches(inputs, self.temperature)
+        self.cached = torch.cat([
+            self.teachers.soft_targets(inputs[start:start + batch_size], self.temperature)
+            for start in range(0, len(inputs), batch_size)])
 
     def loss(self, hard_loss: torch.Tensor, student_logits: torch.Tensor,
              x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

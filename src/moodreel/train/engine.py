@@ -71,11 +71,6 @@ class BatchLoader:
             index = order[step * self.batch_size:(step + 1) * self.batch_size]
             yield Batch(self.to_input(self.images[index]), self.labels[index], index)
 
-    def clean_inputs(self) -> torch.Tensor:
-        """Every face normalised without augmentation ``(N, 1, H, W)``, in row order."""
-        x = self.images[:, None].float().div_(255.0)
-        return (x - self.preprocessing.mean) / self.preprocessing.std
-
     def to_input(self, faces: torch.Tensor) -> torch.Tensor:
         """uint8 ``(B, H, W)`` -> augmented, normalised float ``(B, 1, H, W)``."""
         x = faces[:, None].float().div_(255.0)

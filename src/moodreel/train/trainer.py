@@ -196,37 +196,29 @@ def _initial_model(config: TrainConfig, preprocessing: Preprocessing,
         return create_model(config.model, num_classes=len(EMOTIONS), in_chans=1,
                             **config.model_kwargs)
     if Path(config.finetune).suffix == ".onnx":
-        model, trained_with = _model_from_onnx(config.finetune, preprocessing, train_faces)
+        model, trained_with = _model_from_onnx(config.finetune, train_faces)
     else:
         model, trained_with, _ = model_from_checkpoint(config.finetune)
     if trained_with != preprocessing:
-        raise TrainError(_mismatch(config.finetune, trained_with, preprocessing))
+        raise TrainError(f"{config.finetune} was trained with {trained_with}, this run uses "
+                         f"{preprocessing}: set input_size, mean and std to match")
     return model.train()
-
-
-def _mismatch(path: str, trained_with: Preprocessing, preprocessing: Preprocessing) -> str:
-    return (f"{path} was trained with {trained_with}, this run uses {preprocessing}: set "
-            "input_size, mean and std to match")
 
 
 #: Training faces whose statistics restore an ONNX model's folded BatchNorms.
 UNFOLD_FACES = 4096
 
 
-def _model_from_onnx(path: str, preprocessing: Preprocessing, train_faces: np.ndarray
-                     ) -> tuple[nn.Module, Preprocessing]:
+def _model_from_onnx(path: str, train_faces: np.ndarray) -> tuple[nn.Module, Preprocessing]:
     from moodreel.nn.onnx_import import model_from_onnx
-    from moodreel.vision.classifier import EmotionClassifier, ModelError
+    from moodreel.vision.classifier import ModelError
 
+    sample = np.sort(np.random.default_rng(0).permutation(len(train_faces))[:UNFOLD_FACES])
     try:
-        trained_with = EmotionClassifier(path).info.preprocessing
-        if trained_with != preprocessing:
-            raise TrainError(_mismatch(path, trained_with, preprocessing))
-        sample = np.sort(np.random.default_rng(0).permutation(len(train_faces))[:UNFOLD_FACES])
-        model, _ = model_from_onnx(path, trainable_on=preprocessing(train_faces[sample]))
+        model, info = model_from_onnx(path, trainable_on=train_faces[sample])
     except ModelError as error:
         raise TrainError(f"cannot fine-tune {path}: {error}") from None
-    return model, trained_with
+    return model, info.preprocessing
 
 
 def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
@@ -259,12 +251,13 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                 raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
                                  "with mixup or cutmix")
             started = time.perf_counter()
-            distillation.cache(loader.clean_inputs())
+            distillation.cache(torch.from_numpy(preprocessing(train_data.images)))
             log.info("teachers scored %d training faces in %.0f s", len(train_data),
                      time.perf_counter() - started)
-    if not 0 <= config.ema_decay < 1:
-        raise TrainError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
-    average = weight_average(model, config.ema_decay) if config.ema_decay else None
+    try:
+        average = weight_average(model, config.ema_decay) if config.ema_decay else None
+    except ValueError as error:
+        raise TrainError(str(error)) from None
 
     history: list[dict[str, Any]] = []
     best_accuracy, best_epoch, start_epoch = -1.0, 0, 0
