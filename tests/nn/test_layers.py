@@ -1,8 +1,19 @@
 from __future__ import annotations
 
-import torch
+import subprocess
+import sys
 
-from moodreel.nn.layers import ConvBNAct, InvertedResidual, SeparableConv, XceptionBlock
+import pytest
+import torch
+from torch import nn
+
+from moodreel.nn.layers import (
+    ConvBNAct,
+    InvertedResidual,
+    PointwiseConv,
+    SeparableConv,
+    XceptionBlock,
+)
 from moodreel.nn.profile import count_macs, count_params, profile_model
 
 
@@ -69,3 +80,37 @@ def test_profile_reports_size_and_latency():
     for engine in ("torch", "onnxruntime"):
         assert set(result["latency_ms"][engine]) == {"batch_1", "batch_32"}
         assert all(ms > 0 for ms in result["latency_ms"][engine].values())
+
+
+@pytest.mark.parametrize("in_chans", [8, 16])
+def test_pointwise_conv_in_training_equals_the_strided_conv(in_chans: int) -> None:
+    torch.manual_seed(0)
+    ours = PointwiseConv(in_chans, 16, stride=2).train()
+    plain = nn.Conv2d(in_chans, 16, 1, 2, bias=False)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(4, in_chans, 15, 14)
+    outputs, grads = [], []
+    for conv, memory_format in ((ours, torch.channels_last), (plain, torch.contiguous_format)):
+        xi = x.clone().to(memory_format=memory_format).requires_grad_()
+        out = conv(xi)
+        (out * torch.arange(out.numel()).reshape(out.shape).sin()).sum().backward()
+        outputs.append(out.detach())
+        grads += [xi.grad, conv.weight.grad]
+    assert outputs[0].shape == (4, 16, 8, 7)
+    torch.testing.assert_close(outputs[0], outputs[1])
+    torch.testing.assert_close(grads[0], grads[2])
+    torch.testing.assert_close(grads[1], grads[3])
+
+
+def test_a_64_pixel_mini_xception_trains_channels_last() -> None:
+    """The oneDNN fault PointwiseConv avoids kills the process, so it runs in a child."""
+    code = (
+        "import torch\n"
+        "from moodreel.nn import create_model\n"
+        "model = create_model('mini_xception').to(memory_format=torch.channels_last)\n"
+        "x = torch.randn(64, 1, 64, 64).to(memory_format=torch.channels_last)\n"
+        "model(x).sum().backward()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -46,6 +47,33 @@ def _padding(kernel: int, padding: int | str) -> int:
     return int(padding)
 
 
+#: oneDNN's channel block on AVX-512; strided 1x1 convolutions with fewer input channels
+#: than this take the faulty path described in ``PointwiseConv``.
+ONEDNN_IC_BLOCK = 16
+
+
+class PointwiseConv(nn.Conv2d):
+    """Bias-free 1x1 convolution; in training its stride is taken by subsampling first.
+
+    Both give the same numbers, but oneDNN's backward pass of a strided 1x1 convolution on
+    channels-last inputs with fewer than 16 channels writes past its workspace
+    (uxlfoundation/oneDNN#6035): with torch 2.13 on CPU a 64x64 mini-Xception segfaults on its
+    first step. So layers with fewer input channels subsample first when training on
+    channels-last inputs (about 5% of a width-1.0 mini-Xception training step, measured);
+    evaluation and ONNX export keep the plain strided convolution.
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(in_chans, out_chans, 1, stride, 0, groups=groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (not self.training or self.stride == (1, 1) or self.in_channels >= ONEDNN_IC_BLOCK
+                or not x.is_contiguous(memory_format=torch.channels_last)):
+            return super().forward(x)
+        step_h, step_w = self.stride
+        return F.conv2d(x[:, :, ::step_h, ::step_w], self.weight, groups=self.groups)
+
+
 class ConvBNAct(nn.Sequential):
     """Conv (no bias) -> BatchNorm -> activation."""
 
@@ -59,9 +87,12 @@ class ConvBNAct(nn.Sequential):
         groups: int = 1,
         act: str | None = "relu",
     ) -> None:
+        pad = _padding(kernel, padding)
+        conv = (PointwiseConv(in_chans, out_chans, stride, groups=groups)
+                if kernel == 1 and pad == 0 else
+                nn.Conv2d(in_chans, out_chans, kernel, stride, pad, groups=groups, bias=False))
         super().__init__(
-            nn.Conv2d(in_chans, out_chans, kernel, stride, _padding(kernel, padding),
-                      groups=groups, bias=False),
+            conv,
             nn.BatchNorm2d(out_chans),
             make_activation(act),
         )
