@@ -83,3 +83,15 @@ def test_blur_softens_edges_and_keeps_flat_images():
     assert (y[..., 23] > 0.05).all() and (y[..., 24] < 0.95).all()
     flat = torch.full((4, 1, 48, 48), 0.3)
     assert torch.allclose(augment_batch(flat, dataclasses.replace(OFF, blur=1.0)), flat)
+
+
+def test_blur_scales_with_the_input_size():
+    """A 192-pixel face is blurred as much as its 96-pixel self: twice the pixels."""
+    spreads = []   # how far a row strays from the sharp edge: proportional to sigma
+    for side in (96, 192):
+        torch.manual_seed(0)
+        x = torch.zeros(8, 1, side, side)
+        x[..., :, side // 2:] = 1
+        y = augment_batch(x, dataclasses.replace(OFF, blur=1.0))
+        spreads.append((y - x)[:, 0, 0].abs().sum(dim=1))
+    assert torch.allclose(spreads[1] / spreads[0], torch.full((8,), 2.0), atol=0.1)

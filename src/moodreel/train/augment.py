@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from moodreel.data.fer2013 import FER_SIZE
 from moodreel.train.config import AugmentConfig
 
 
@@ -69,18 +70,21 @@ def _occlude(x: torch.Tensor, probability: float) -> torch.Tensor:
 
 
 def _random_blur(x: torch.Tensor, probability: float) -> torch.Tensor:
-    """Gaussian blur of the chosen images, sigma uniform in 0.5-2 pixels (a soft webcam),
-    as two separable per-image convolutions."""
+    """Gaussian blur of the chosen images, sigma uniform in 0.5-2 pixels of a 48-pixel face
+    (FER-2013's size: a soft webcam), scaled with the input, as two separable per-image
+    convolutions."""
     b, c, h, w = x.shape
-    sigma = torch.empty(b, device=x.device).uniform_(0.5, 2.0)
-    offsets = torch.arange(-4, 5, device=x.device, dtype=x.dtype)
+    scale = max(h, w) / FER_SIZE
+    sigma = torch.empty(b, device=x.device).uniform_(0.5 * scale, 2.0 * scale)
+    radius = math.ceil(4 * scale)   # two of the widest sigma
+    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     kernel = torch.exp(-0.5 * (offsets[None] / sigma[:, None]) ** 2)
-    kernel = kernel / kernel.sum(dim=1, keepdim=True)            # (B, 9)
+    kernel = kernel / kernel.sum(dim=1, keepdim=True)            # (B, 2 * radius + 1)
     planes = x.reshape(1, b * c, h, w)
     weights = kernel.repeat_interleave(c, dim=0)
-    planes = F.conv2d(F.pad(planes, (4, 4, 0, 0), mode="replicate"),
+    planes = F.conv2d(F.pad(planes, (radius, radius, 0, 0), mode="replicate"),
                       weights[:, None, None, :], groups=b * c)
-    planes = F.conv2d(F.pad(planes, (0, 0, 4, 4), mode="replicate"),
+    planes = F.conv2d(F.pad(planes, (0, 0, radius, radius), mode="replicate"),
                       weights[:, None, :, None], groups=b * c)
     chosen = (torch.rand(b, device=x.device) < probability)[:, None, None, None]
     return torch.where(chosen, planes.reshape(b, c, h, w), x)

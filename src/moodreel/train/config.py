@@ -25,7 +25,7 @@ class AugmentConfig:
     contrast: float = 0.2       # max multiplicative change around the image mean
     erasing: float = 0.0        # probability of erasing a random rectangle
     occlude: float = 0.0        # probability of synthetic dark glasses or a mouth mask
-    blur: float = 0.0           # probability of a Gaussian blur (sigma 0.5-2 pixels)
+    blur: float = 0.0           # probability of a Gaussian blur (sigma 0.5-2 px at 48 px)
     mixup: float = 0.0          # Beta(alpha, alpha) mixup; 0 disables
     cutmix: float = 0.0         # Beta(alpha, alpha) cutmix; 0 disables
     mix_prob: float = 1.0       # probability a batch is mixed, when mixup/cutmix are on
