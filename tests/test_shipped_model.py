@@ -25,7 +25,8 @@ def test_the_model_ships_small_and_self_describing(card):
     assert path.stat().st_size < 2 * 1024 * 1024
     classifier = EmotionClassifier()
     assert classifier.labels == EMOTIONS
-    assert classifier.info.preprocessing == Preprocessing(48, 0.5, 0.5)
+    assert classifier.info.preprocessing == Preprocessing(
+        card["input"]["size"], card["normalisation"]["mean"], card["normalisation"]["std"])
     assert classifier.info.params == card["params"]
     assert card["labels"] == list(EMOTIONS)
     assert card["parity_max_abs_diff"] < 1e-4
