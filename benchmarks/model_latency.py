@@ -31,14 +31,12 @@ BUDGET_MS = 0.3
 
 def calls(classifiers: dict[str, EmotionClassifier], batch: int) -> dict[str, Callable[[], None]]:
     """A warmed-up batch-``batch`` call per classifier, each on random input of its own size."""
-    by_size: dict[int, dict[str, EmotionClassifier]] = {}
+    made = {}
     for name, classifier in classifiers.items():
-        by_size.setdefault(classifier.info.preprocessing.size, {})[name] = classifier
-    made: dict[str, Callable[[], None]] = {}
-    for side, group in by_size.items():
+        side = classifier.info.preprocessing.size
         inputs = np.random.default_rng(0).standard_normal((8, 1, side, side), dtype=np.float32)
-        made.update(timers(group, inputs, batch))
-    return {name: made[name] for name in classifiers}
+        made.update(timers({name: classifier}, inputs, batch))
+    return made
 
 
 def main() -> None:

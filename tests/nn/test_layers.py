@@ -10,8 +10,8 @@ from torch import nn
 from moodreel.nn.layers import (
     ConvBNAct,
     InvertedResidual,
-    PointwiseConv,
     SeparableConv,
+    StridedPointwiseConv,
     XceptionBlock,
 )
 from moodreel.nn.profile import count_macs, count_params, profile_model
@@ -85,7 +85,7 @@ def test_profile_reports_size_and_latency():
 @pytest.mark.parametrize("in_chans", [8, 16])
 def test_pointwise_conv_in_training_equals_the_strided_conv(in_chans: int) -> None:
     torch.manual_seed(0)
-    ours = PointwiseConv(in_chans, 16, stride=2).train()
+    ours = StridedPointwiseConv(in_chans, 16, stride=2).train()
     plain = nn.Conv2d(in_chans, 16, 1, 2, bias=False)
     plain.load_state_dict(ours.state_dict())
     x = torch.randn(4, in_chans, 15, 14)
@@ -103,7 +103,7 @@ def test_pointwise_conv_in_training_equals_the_strided_conv(in_chans: int) -> No
 
 
 def test_a_64_pixel_mini_xception_trains_channels_last() -> None:
-    """The oneDNN fault PointwiseConv avoids kills the process, so it runs in a child."""
+    """The oneDNN fault StridedPointwiseConv avoids kills the process, so it runs in a child."""
     code = (
         "import torch\n"
         "from moodreel.nn import create_model\n"

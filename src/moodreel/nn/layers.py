@@ -48,12 +48,13 @@ def _padding(kernel: int, padding: int | str) -> int:
 
 
 #: oneDNN's channel block on AVX-512; strided 1x1 convolutions with fewer input channels
-#: than this take the faulty path described in ``PointwiseConv``.
+#: than this take the faulty path described in ``StridedPointwiseConv``.
 ONEDNN_IC_BLOCK = 16
 
 
-class PointwiseConv(nn.Conv2d):
-    """Bias-free 1x1 convolution; in training its stride is taken by subsampling first.
+class StridedPointwiseConv(nn.Conv2d):
+    """Bias-free strided 1x1 convolution; in training its stride may be taken by subsampling
+    first.
 
     Both give the same numbers, but oneDNN's backward pass of a strided 1x1 convolution on
     channels-last inputs with fewer than 16 channels writes past its workspace
@@ -63,11 +64,11 @@ class PointwiseConv(nn.Conv2d):
     evaluation and ONNX export keep the plain strided convolution.
     """
 
-    def __init__(self, in_chans: int, out_chans: int, stride: int = 1, groups: int = 1) -> None:
+    def __init__(self, in_chans: int, out_chans: int, stride: int, groups: int = 1) -> None:
         super().__init__(in_chans, out_chans, 1, stride, 0, groups=groups, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (not self.training or self.stride == (1, 1) or self.in_channels >= ONEDNN_IC_BLOCK
+        if (not self.training or self.in_channels >= ONEDNN_IC_BLOCK
                 or not x.is_contiguous(memory_format=torch.channels_last)):
             return super().forward(x)
         step_h, step_w = self.stride
@@ -88,8 +89,8 @@ class ConvBNAct(nn.Sequential):
         act: str | None = "relu",
     ) -> None:
         pad = _padding(kernel, padding)
-        conv = (PointwiseConv(in_chans, out_chans, stride, groups=groups)
-                if kernel == 1 and pad == 0 else
+        conv = (StridedPointwiseConv(in_chans, out_chans, stride, groups=groups)
+                if kernel == 1 and pad == 0 and stride > 1 else
                 nn.Conv2d(in_chans, out_chans, kernel, stride, pad, groups=groups, bias=False))
         super().__init__(
             conv,
