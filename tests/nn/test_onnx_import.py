@@ -90,7 +90,8 @@ def test_the_shipped_model_is_rebuilt_with_logit_parity():
     model, info = model_from_onnx(default_model_path())
     assert sum(p.numel() for p in model.parameters()) == info.params
     classifier = EmotionClassifier()
-    x = np.random.default_rng(2).standard_normal((32, 1, 48, 48), dtype=np.float32)
+    size = info.preprocessing.size
+    x = np.random.default_rng(2).standard_normal((32, 1, size, size), dtype=np.float32)
     with torch.no_grad():
         diff = np.abs(model(torch.from_numpy(x)).numpy() - classifier.predict_logits(x)).max()
     assert diff < 1e-4

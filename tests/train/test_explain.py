@@ -35,15 +35,15 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def face() -> np.ndarray:
-    """The astronaut's face as a 48x48 crop ``(1, 48, 48)``."""
-    gray = cv2.imread(str(ASTRONAUT), cv2.IMREAD_GRAYSCALE)
-    return crop_faces(gray, np.array([ASTRONAUT_FACE]), Preprocessing(), margin=0.0)
+def shipped():
+    return model_from_onnx(default_model_path())
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    return model_from_onnx(default_model_path())
+def face(shipped) -> np.ndarray:
+    """The astronaut's face cropped at the shipped model's input size, ``(1, size, size)``."""
+    gray = cv2.imread(str(ASTRONAUT), cv2.IMREAD_GRAYSCALE)
+    return crop_faces(gray, np.array([ASTRONAUT_FACE]), shipped[1].preprocessing, margin=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +61,11 @@ def test_maps_have_the_input_size_are_scaled_and_follow_the_input(shipped, face,
     explainer = GradientExplainer(model, info.preprocessing, method, info.temperature)
     probabilities, maps = explainer(face)
     assert probabilities.argmax() == 3  # happy
-    assert maps.shape == (1, 48, 48) and maps.dtype == np.float32
+    assert maps.shape == face.shape and maps.dtype == np.float32
     assert maps.min() >= 0 and maps.max() == pytest.approx(1)
     assert maps.std() > 0.02, "a constant map explains nothing"
     covered = face.copy()
-    covered[:, 28:, :] = 128  # hide the smile
+    covered[:, face.shape[1] * 7 // 12:, :] = 128  # hide the smile (the lower 5/12)
     assert np.abs(explainer(covered)[1] - maps).max() > 0.1
 
 
@@ -120,7 +120,8 @@ def test_explain_a_face_crop_directly(tmp_path, face):
     result = CliRunner().invoke(cli, ["explain", str(crop), "--method", "guided", "-o",
                                       str(out)])
     assert result.exit_code == 0, result.output
-    assert "at [0, 0, 48, 48]: happy" in result.output
+    side = face.shape[1]
+    assert f"at [0, 0, {side}, {side}]: happy" in result.output
     assert min(cv2.imread(str(out)).shape[:2]) >= 384  # enlarged to be legible
 
 

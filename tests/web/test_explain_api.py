@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
 from moodreel.assets import default_model_path
+from moodreel.vision.classifier import EmotionClassifier
 from moodreel.vision.tracker import iou
 from moodreel.web import create_app
 from tests.web.test_api import analyze, assert_error, astronaut_face
@@ -36,7 +37,8 @@ def test_explain_gives_each_face_a_heat_map_over_its_box(client: FlaskClient, fa
     assert explanation["emotion"] == face["top"] == "happy"
     assert iou(np.array([explanation["box"]]), np.array([face["box"]]))[0, 0] > 0.9
     heat = np.array(explanation["heatmap"])
-    assert heat.shape == (48, 48)
+    size = EmotionClassifier().info.preprocessing.size
+    assert heat.shape == (size, size)
     assert heat.min() >= 0 and heat.max() == 1 and heat.std() > 0.05
 
 

@@ -1,12 +1,13 @@
 """Bias and robustness audit: how the model's readings move under everyday changes.
 
-Each condition perturbs the evaluation faces (48x48 grayscale, as serving crops them) and
-the model scores them again: accuracy (7 classes and the 4-class view), the share of each
-predicted emotion against the clean faces, and in particular how much more often "angry"
-is read. The conditions are synthetic stand-ins, drawn where FER-2013's framing puts the
-eyes and the mouth: dark glasses (a dark band with two lenses over the eyes), a mask over
-the mouth and chin, brightness and contrast changes, blur, small rotations, and the
-left-right mirror image (a face and its mirror should read the same).
+Each condition perturbs the evaluation faces (FER-2013's 48x48 grayscale crops, which the
+model's preprocessing then scales to its input) and the model scores them again: accuracy
+(7 classes and the 4-class view), the share of each predicted emotion against the clean
+faces, and in particular how much more often "angry" is read. The conditions are synthetic
+stand-ins, drawn where FER-2013's framing puts the eyes and the mouth: dark glasses (a dark
+band with two lenses over the eyes), a mask over the mouth and chin, brightness and contrast
+changes, blur, small rotations, and the left-right mirror image (a face and its mirror
+should read the same).
 
 numpy + OpenCV + ONNX Runtime (the serving classifier): no torch.
 """

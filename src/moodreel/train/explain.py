@@ -2,7 +2,7 @@
 Grad-CAM (Selvaraju et al. 2017, "Grad-CAM: visual explanations from deep networks").
 
     explainer = load_explainer("runs/mini_xception/best.pt", "gradcam")  # or an ONNX file
-    probabilities, maps = explainer(crops)       # uint8 (N, 48, 48) -> (N, 7), (N, 48, 48)
+    probabilities, maps = explainer(crops)       # uint8 (N, S, S) -> (N, 7), (N, S, S)
 
 Grad-CAM weighs the channels of the last feature map (``forward_features``, the interface
 every model shares) by the mean gradient of the class score and keeps the positive sum: a

@@ -4,8 +4,9 @@
                                              OUT_DIR/faces.csv
     moodreel train --data OUT_DIR --finetune runs/x/best.pt
 
-Each face is cropped exactly as serving crops it (48x48 grayscale, the FER-2013 layout the
-training reader takes). Its label is the mood the user picked by hand after the snapshot when
+Each face is cut from the square box serving found, as a 48x48 grayscale crop (the FER-2013
+layout the training reader takes; a model with a larger input scales it up, as it does
+FER-2013's own faces). Its label is the mood the user picked by hand after the snapshot when
 there is one (``label_source`` "user", single-face snapshots only), else the model's own
 reading ("model"; ``labels="user"`` leaves those out). The CSV keeps the rest: the model's
 probabilities, the films liked and disliked in that browser session, and the reasons given.
