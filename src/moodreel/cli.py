@@ -47,8 +47,8 @@ EXPLAIN_METHODS = ("cam", "gradcam", "guided", "guided-gradcam")
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can cause (bad data, paths, specs) into a message and exit 1."""
     from moodreel.data.fer2013 import DatasetError
-    from moodreel.vision.classifier import ModelError
     from moodreel.vision.display import DisplayError
+    from moodreel.vision.model_info import ModelError
 
     known: tuple[type[Exception], ...] = (DatasetError, ModelError, DisplayError,
                                           FileNotFoundError)

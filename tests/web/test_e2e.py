@@ -18,7 +18,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,12 +33,12 @@ import pytest
 from moodreel.labels import EMOTIONS
 from tests.tcp_proxy import free_port
 from tests.web.conftest import ASTRONAUT
+from tests.web.serving import wait_for_health
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
-SERVER_START_TIMEOUT_S = 60
 TIMEOUT_MS = 20_000  # for each wait in the browser (a loaded CI machine is slow)
 FRAME_SIZE = (640, 480)
 MIN_MOVIES = 5
@@ -86,23 +85,6 @@ def artifacts_dir() -> Path:
     folder = Path(os.environ.get("MOODREEL_TEST_ARTIFACTS") or REPO / "test-artifacts" / "e2e")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def wait_for_health(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"moodreel serve exited with {process.returncode}:\n"
-                        f"{log.read_text(errors='replace')[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"moodreel serve did not answer {url} in {SERVER_START_TIMEOUT_S} s:\n"
-                f"{log.read_text(errors='replace')[-4000:]}")
 
 
 @dataclass(frozen=True)

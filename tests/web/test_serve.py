@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import stat
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -10,7 +16,15 @@ from click.testing import CliRunner
 
 from moodreel.cli import cli
 from moodreel.web.config import DEV_SECRET_KEY, secret_key_problem
-from moodreel.web.server import ServeError, choose_secret_key, stored_secret_key
+from moodreel.web.server import (
+    ServeError,
+    choose_secret_key,
+    gunicorn_options,
+    stored_secret_key,
+)
+from tests.tcp_proxy import free_port
+from tests.web.conftest import ASTRONAUT
+from tests.web.serving import wait_for_health
 
 
 def test_weak_or_default_keys_are_named() -> None:
@@ -58,3 +72,70 @@ def test_the_serve_command_explains_what_stops_it(monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 1 and "model file not found" in result.output
     result = CliRunner().invoke(cli, ["serve", "--db", "nonsense://"])
     assert result.exit_code == 1 and "cannot use nonsense://" in result.output
+
+
+def test_one_thread_per_worker_runs_the_sync_worker() -> None:
+    options = gunicorn_options(host="::1", port=5000, workers=4, threads=1, access_log=False)
+    assert options["worker_class"] == "sync" and options["workers"] == 4
+    assert options["bind"] == "[::1]:5000" and options["accesslog"] is None
+    threaded = gunicorn_options(host="127.0.0.1", port=8080, workers=2, threads=2,
+                                access_log=True)
+    assert threaded["worker_class"] == "gthread" and threaded["threads"] == 2
+    assert threaded["bind"] == "127.0.0.1:8080" and threaded["accesslog"] == "-"
+
+
+def test_the_serve_master_never_imports_onnx_runtime(tmp_path: Path) -> None:
+    """gunicorn forks the workers from the master; a worker forked from a process that has
+    imported ONNX Runtime hangs when it exits (``moodreel serve`` then took the whole
+    10 s graceful timeout to stop, and a threaded worker aborted)."""
+    script = textwrap.dedent(f"""
+        import sys
+        from moodreel.cli import cli
+        from moodreel.web.server import GunicornServer
+
+        def report(self):
+            print("onnxruntime imported:", "onnxruntime" in sys.modules)
+
+        GunicornServer.run = report
+        cli(["serve", "--db", "sqlite:///{tmp_path / 'movies.db'}"])
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert "onnxruntime imported: False" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_serve_stops_promptly_after_analysing_a_face(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "moodreel", "serve", "--port", str(port), "--workers", "1",
+               "--db", f"sqlite:///{tmp_path / 'movies.db'}"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}/api/health", process, log)
+        body, content_type = multipart_image(ASTRONAUT.read_bytes())
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/analyze", data=body,
+                                         headers={"Content-Type": content_type})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        process.wait(timeout=30)
+        stopped_in = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log.read_text(errors="replace")
+    # gunicorn's graceful timeout is 10 s: a worker that hangs at exit is killed only then.
+    assert stopped_in < 5, f"took {stopped_in:.1f} s to stop:\n{text[-3000:]}"
+    assert "terminate called" not in text and "SIGABRT" not in text, text[-3000:]
+
+
+def multipart_image(data: bytes) -> tuple[bytes, str]:
+    boundary = "moodreel-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; "
+            f"filename=\"face.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode()
+    body += data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"

@@ -13,11 +13,7 @@ import onnxruntime as ort
 
 from moodreel.assets import default_model_path
 from moodreel.vision.cam import CAM_OUTPUTS, class_maps, heat_maps
-from moodreel.vision.model_info import METADATA_KEY, ModelInfo
-
-
-class ModelError(ValueError):
-    """A model file that is missing, unreadable, or not a moodreel model."""
+from moodreel.vision.model_info import METADATA_KEY, ModelError, ModelInfo
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

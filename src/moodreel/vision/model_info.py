@@ -11,6 +11,13 @@ METADATA_KEY = "moodreel"
 FORMAT = "moodreel-onnx/1"
 
 
+class ModelError(ValueError):
+    """A model file that is missing, unreadable, or not a moodreel model. Defined here, not
+    beside the classifier, so that catching it does not import ONNX Runtime: ``serve``'s
+    gunicorn master catches it, and workers forked from a process that has imported ONNX
+    Runtime hang when they exit."""
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     labels: tuple[str, ...]

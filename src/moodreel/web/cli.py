@@ -8,8 +8,11 @@ import os
 
 import click
 
-DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
-DEFAULT_THREADS = 2  # per worker; measured best on 2 cores with benchmarks/web_load.py
+#: Worker processes (one model copy each): 4 on 2 cores or more, as measured best on 2 cores
+#: with benchmarks/web_load.py; one request at a time each (gunicorn's sync worker), which
+#: serves requests in the order they came (see ``server.gunicorn_options``).
+DEFAULT_WORKERS = max(1, min(4, 2 * (os.cpu_count() or 1)))
+DEFAULT_THREADS = 1
 
 
 @click.command("serve")
@@ -19,8 +22,9 @@ DEFAULT_THREADS = 2  # per worker; measured best on 2 cores with benchmarks/web_
 @click.option("--workers", default=DEFAULT_WORKERS, show_default=True,
               type=click.IntRange(1, 64), help="Worker processes (one model copy each).")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 64),
-              help="Request threads per worker (2 measured best on 2 cores: "
-                   "benchmarks/web_load.py).")
+              help="Request threads per worker; 1 runs gunicorn's sync worker (requests "
+                   "served in arrival order), more its threaded worker (keeps connections "
+                   "alive).")
 @click.option("--db", "db_url", metavar="URL",
               help="Database URL (default: $MOODREEL_DATABASE_URL, else a SQLite file in the "
                    "user data directory).")
@@ -36,7 +40,7 @@ def serve(host: str, port: int, workers: int, threads: int, db_url: str | None,
     that signs cookies (else one is generated and kept in the data directory).
     """
     from moodreel.movies.db import DatabaseError
-    from moodreel.vision.classifier import ModelError
+    from moodreel.vision.model_info import ModelError
     from moodreel.web.server import ServeError
     from moodreel.web.server import serve as run_server
 

@@ -129,11 +129,24 @@ def serve(*, host: str, port: int, workers: int, threads: int, db_url: str | Non
 
         create_app(app_config).run(host=host, port=port, debug=True, use_reloader=False)
         return
-    GunicornServer(app_config, {
+    GunicornServer(app_config, gunicorn_options(host=host, port=port, workers=workers,
+                                                threads=threads, access_log=access_log)).run()
+
+
+def gunicorn_options(*, host: str, port: int, workers: int, threads: int,
+                     access_log: bool) -> dict[str, Any]:
+    """gunicorn's settings for ``serve``. One thread per worker runs gunicorn's sync worker,
+    as gunicorn itself does: an idle worker takes the next connection from the listening
+    socket, so requests are served in the order they came, whereas a threaded worker keeps
+    each kept-alive connection and queues behind it (under 16 clients on 2 cores: p99
+    250-280 ms with 4 sync workers against 270-440 ms with 2 x 2 threads, at the same
+    requests/s; ``benchmarks/web_load.py``)."""
+    return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": workers, "threads": threads, "worker_class": "gthread",
+        "workers": workers, "threads": threads,
+        "worker_class": "sync" if threads == 1 else "gthread",
         "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
         "accesslog": "-" if access_log else None, "errorlog": "-", "loglevel": "info",
         "proc_name": "moodreel",
         "control_socket_disable": True,  # no ~/.gunicorn socket: nothing here uses it
-    }).run()
+    }
