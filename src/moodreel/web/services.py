@@ -19,9 +19,9 @@ EXTENSION_KEY = "moodreel"
 class Services:
     """Built by ``create_app``. The model is loaded at once (a broken model fails at start,
     not on the first request) into one ONNX Runtime session that every request thread
-    shares (its ``run`` is thread-safe, and a session owned by a worker thread aborts the
-    process at exit); each thread gets its own ``Recognizer`` around it, since OpenCV's
-    cascade classifier is not safe to share between threads."""
+    shares (its ``run`` is thread-safe; one copy of the model per process); each thread gets
+    its own ``Recognizer`` around it, since OpenCV's cascade classifier is not safe to share
+    between threads."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._uncertain_below = float(config["UNCERTAIN_BELOW"])
