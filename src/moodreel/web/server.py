@@ -80,8 +80,9 @@ def prepare_database(url: str) -> None:
 
 def check_model(path: str | None) -> None:
     """Load the model once, in a short-lived process: a broken model stops ``serve`` with
-    its reason before any worker starts. Not in the master itself: an ONNX Runtime session
-    created before gunicorn forks makes the workers abort when they exit."""
+    its reason before any worker starts. Not in the master itself: workers forked from a
+    process that has imported ONNX Runtime (a session is not even needed) hang or abort when
+    they exit, so the master never imports it."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         pool.submit(_load_model, path).result()  # re-raises ModelError here
