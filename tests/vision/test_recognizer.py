@@ -101,3 +101,12 @@ def test_a_face_touching_the_border_is_found(recognizer, shared_fer2013):
     assert len(results) == 1
     x, y, w, h = results[0].box
     assert x < 40 and y + h > 440
+
+
+def test_every_public_name_of_the_vision_package_resolves() -> None:
+    import moodreel.vision as vision
+
+    for name in vision.__all__:
+        assert getattr(vision, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        vision.nothing  # noqa: B018

@@ -16,8 +16,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,9 +29,8 @@ import numpy as np
 import pytest
 
 from moodreel.labels import EMOTIONS
-from tests.tcp_proxy import free_port
 from tests.web.conftest import ASTRONAUT
-from tests.web.serving import wait_for_health
+from tests.web.serving import serving
 
 pytestmark = pytest.mark.slow
 
@@ -96,29 +93,12 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``moodreel serve`` (gunicorn, one worker) on a free port with its own SQLite file."""
-    folder = tmp_path_factory.mktemp("e2e-server")
-    database = folder / "moodreel.db"
-    port = free_port()
-    env = {**os.environ, "MOODREEL_DATA_DIR": str(folder / "data")}
-    for name in ("MOODREEL_DATABASE_URL", "MOODREEL_SECRET_KEY", "MOODREEL_ADMIN_TOKEN"):
-        env.pop(name, None)
-    log = folder / "server.log"
-    command = [sys.executable, "-m", "moodreel", "serve", "--host", "127.0.0.1",
-               "--port", str(port), "--db", f"sqlite:///{database}", "--workers", "1"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(f"{base_url}/api/health", process, log)
-        yield Server(base_url, database)
-    finally:
-        process.terminate()
+    with serving(tmp_path_factory.mktemp("e2e-server")) as running:
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.copy(log, artifacts_dir() / "server.log")
+            yield Server(running.base_url, running.database)
+        finally:
+            running.stop()
+            shutil.copy(running.log, artifacts_dir() / "server.log")
 
 
 @pytest.fixture(scope="module")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import signal
+import io
 import stat
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from moodreel.cli import cli
 from moodreel.web.config import DEV_SECRET_KEY, secret_key_problem
@@ -22,9 +23,8 @@ from moodreel.web.server import (
     gunicorn_options,
     stored_secret_key,
 )
-from tests.tcp_proxy import free_port
 from tests.web.conftest import ASTRONAUT
-from tests.web.serving import wait_for_health
+from tests.web.serving import serving
 
 
 def test_weak_or_default_keys_are_named() -> None:
@@ -106,36 +106,16 @@ def test_the_serve_master_never_imports_onnx_runtime(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_serve_stops_promptly_after_analysing_a_face(tmp_path: Path) -> None:
-    port = free_port()
-    log = tmp_path / "server.log"
-    command = [sys.executable, "-m", "moodreel", "serve", "--port", str(port), "--workers", "1",
-               "--db", f"sqlite:///{tmp_path / 'movies.db'}"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_for_health(f"http://127.0.0.1:{port}/api/health", process, log)
-        body, content_type = multipart_image(ASTRONAUT.read_bytes())
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/analyze", data=body,
-                                         headers={"Content-Type": content_type})
+    image = FileStorage(io.BytesIO(ASTRONAUT.read_bytes()), "face.jpg", content_type="image/jpeg")
+    boundary, body = encode_multipart({"image": image})
+    with serving(tmp_path) as server:
+        request = urllib.request.Request(
+            f"{server.base_url}/api/analyze", data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
-        process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        process.wait(timeout=30)
-        stopped_in = time.monotonic() - started
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    text = log.read_text(errors="replace")
+        stopped_in = server.stop(timeout=30)
+    text = server.log.read_text(errors="replace")
     # gunicorn's graceful timeout is 10 s: a worker that hangs at exit is killed only then.
     assert stopped_in < 5, f"took {stopped_in:.1f} s to stop:\n{text[-3000:]}"
     assert "terminate called" not in text and "SIGABRT" not in text, text[-3000:]
-
-
-def multipart_image(data: bytes) -> tuple[bytes, str]:
-    boundary = "moodreel-test-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; "
-            f"filename=\"face.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode()
-    body += data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"

@@ -139,9 +139,8 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int,
     """gunicorn's settings for ``serve``. One thread per worker runs gunicorn's sync worker,
     as gunicorn itself does: an idle worker takes the next connection from the listening
     socket, so requests are served in the order they came, whereas a threaded worker keeps
-    each kept-alive connection and queues behind it (under 16 clients on 2 cores: p99
-    250-280 ms with 4 sync workers against 270-440 ms with 2 x 2 threads, at the same
-    requests/s; ``benchmarks/web_load.py``)."""
+    each kept-alive connection and queues behind it: the same requests/s, a shorter tail
+    (docs/experiments.md, "Server worker models")."""
     return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers, "threads": threads,
