@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import cv2
 import numpy as np
@@ -65,6 +66,95 @@ class LbpHaarDetector(HaarFaceDetector):
         counts = np.array([self.verifying_windows(gray, box) for box in boxes], dtype=np.int64)
         keep = counts >= self.confirm
         return self.select(boxes[keep], counts[keep])
+
+
+#: The cascades' window side: OpenCV scans with a step of 2 pixels of the scaled image below
+#: twice this size and of 1 pixel from it on, so the large scales cost 4x per area.
+WINDOW = 24
+
+
+class HalfCopyHaarDetector(HaarFaceDetector):
+    """The shipped detector, with faces of two windows and more searched on copies halved
+    again (``WINDOW``-``2 WINDOW - 1`` px in each), where OpenCV scans them twice as coarsely;
+    ``shifts`` adds scans of each halved copy moved by those pixels (``((1, 1),)``: a
+    quincunx, half the dense scan's windows)."""
+
+    def __init__(self, settings: HaarSettings | None = None,
+                 shifts: tuple[tuple[int, int], ...] = ()) -> None:
+        super().__init__(settings)
+        self.shifts = ((0, 0), *shifts)
+
+    def windows(self, small: np.ndarray, min_side: int) -> np.ndarray:
+        found, level, factor = [], small, 1
+        while min(level.shape[:2]) >= WINDOW:
+            low = max(WINDOW, -(-min_side // factor))
+            for dx, dy in self.shifts if factor > 1 else ((0, 0),):
+                if low < 2 * WINDOW:
+                    windows = self.cascade.detectMultiScale(
+                        level[dy:, dx:], scaleFactor=self.settings.scale_factor,
+                        minNeighbors=0, minSize=(low, low),
+                        maxSize=(2 * WINDOW - 1, 2 * WINDOW - 1))
+                    found += [(np.asarray(windows) + [dx, dy, 0, 0]) * factor] \
+                        if len(windows) else []
+            level = cv2.resize(level, (level.shape[1] // 2, level.shape[0] // 2),
+                               interpolation=cv2.INTER_AREA)
+            factor *= 2
+        return np.concatenate(found) if found else np.zeros((0, 4), dtype=np.int64)
+
+
+class ProposedHaarDetector(HaarFaceDetector):
+    """The shipped detector, with faces of 2-4 windows searched densely (as shipped) only
+    where the cascade's first ``stages`` stages, run coarsely on a half copy, propose a face:
+    in the union of the proposals, each grown by ``pad`` of its side."""
+
+    def __init__(self, stages: int, pad: float, settings: HaarSettings | None = None) -> None:
+        super().__init__(settings)
+        self.proposer = truncated_cascade(stages)
+        self.pad = pad
+
+    def windows(self, small: np.ndarray, min_side: int) -> np.ndarray:
+        step, found = self.settings.scale_factor, []
+
+        def scan(cascade: cv2.CascadeClassifier, image: np.ndarray, low: int,
+                 high: int) -> np.ndarray:
+            windows = cascade.detectMultiScale(image, scaleFactor=step, minNeighbors=0,
+                                               minSize=(low, low), maxSize=(high, high))
+            return np.asarray(windows, dtype=np.int64).reshape(-1, 4)
+
+        if min_side < 2 * WINDOW:
+            found.append(scan(self.cascade, small, min_side, 2 * WINDOW - 1))
+        half = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2),
+                          interpolation=cv2.INTER_AREA)
+        low = max(WINDOW, -(-min_side // 2))
+        if min(half.shape) >= low and low < 2 * WINDOW:
+            mask = np.zeros(small.shape, np.uint8)
+            for x, y, w, h in scan(self.proposer, half, low, 2 * WINDOW - 1) * 2:
+                pad = round(w * self.pad)
+                mask[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad] = 1
+            _, _, regions, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+            for x, y, w, h, _ in regions[1:]:
+                found.append(scan(self.cascade, small[y:y + h, x:x + w], 2 * WINDOW,
+                                  4 * WINDOW - 1) + [x, y, 0, 0])
+        big = max(4 * WINDOW, min_side)
+        if min(small.shape) >= big:
+            found.append(scan(self.cascade, small, big, max(small.shape)))
+        return np.concatenate(found)
+
+
+def truncated_cascade(stages: int) -> cv2.CascadeClassifier:
+    """The default Haar cascade's first ``stages`` stages (fewer stages: more windows pass)."""
+    tree = ElementTree.parse(haar_cascade_path())
+    cascade = tree.getroot().find("cascade")
+    kept = cascade.find("stages")
+    for stage in list(kept)[stages:]:
+        kept.remove(stage)
+    cascade.find("stageNum").text = str(stages)
+    text = '<?xml version="1.0"?>\n' + ElementTree.tostring(tree.getroot(), encoding="unicode")
+    storage = cv2.FileStorage(text, cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY)
+    classifier = cv2.CascadeClassifier()
+    if not classifier.read(storage.getFirstTopLevelNode()):
+        raise RuntimeError(f"could not build a {stages}-stage cascade")
+    return classifier
 
 
 class BlazeFaceDetector:
@@ -135,6 +225,10 @@ def main() -> None:
     for side in (180, 200, 220):
         detectors[f"Haar side {side}, 1.4"] = HaarFaceDetector(
             HaarSettings(detect_side=side, scale_factor=1.4))
+    detectors["Haar, large faces on half copies"] = HalfCopyHaarDetector()
+    detectors["Haar, half copies + moved by 1 px"] = HalfCopyHaarDetector(shifts=((1, 1),))
+    for stages in (10, 12):
+        detectors[f"Haar, large where {stages} stages say"] = ProposedHaarDetector(stages, 0.15)
     if args.lbp:
         for side, step in ((280, 1.2), (280, 1.3), (320, 1.3)):
             settings = HaarSettings(detect_side=side, scale_factor=step)

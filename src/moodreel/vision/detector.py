@@ -97,8 +97,7 @@ class HaarFaceDetector:
         min_side = max(12, round(min(small.shape[:2]) * s.min_face))
         if min(small.shape[:2]) < min_side:
             return none
-        windows = self.cascade.detectMultiScale(
-            small, scaleFactor=s.scale_factor, minNeighbors=0, minSize=(min_side, min_side))
+        windows = self.windows(small, min_side)
         if len(windows) == 0:
             return none
         # groupRectangles drops groups of at most `threshold` windows, so a single window
@@ -109,6 +108,14 @@ class HaarFaceDetector:
             return none
         boxes = np.round(np.asarray(groups, dtype=np.float64) / scale).astype(np.int64)
         return boxes, np.asarray(counts, dtype=np.int64).reshape(-1) // 2
+
+    def windows(self, small: np.ndarray, min_side: int) -> np.ndarray:
+        """Every window ``(N, 4)`` of the first cascade on the detection copy ``small``, faces
+        from ``min_side`` pixels up."""
+        found = self.cascade.detectMultiScale(
+            small, scaleFactor=self.settings.scale_factor, minNeighbors=0,
+            minSize=(min_side, min_side))
+        return np.asarray(found, dtype=np.int64).reshape(-1, 4)
 
     def confirmed(self, gray: np.ndarray, box: np.ndarray) -> bool:
         """Whether the second cascade finds a face of about the size of ``box`` around it."""
