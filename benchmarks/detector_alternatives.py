@@ -15,6 +15,10 @@ backgrounds) and on the 40 astronaut frames (a real photo: false faces on a body
 and misses of a real face):
   * the shipped ``HaarFaceDetector`` (the baseline, ratio 1.00);
   * the same detector on a smaller copy (``detect_side`` 180-220) with a coarser scale step;
+  * the same detector scanning its large scales (faces of two cascade windows and more,
+    which OpenCV scans four times as densely) for less: on copies halved again, with or
+    without a second scan of each moved by one pixel, or only where the cascade's first 10
+    or 12 stages, run coarsely on a half copy, propose a face;
   * with ``--lbp``: OpenCV's LBP cascade (``data/lbpcascades`` of the OpenCV sources; it is
     not in the opencv-python wheels) in place of the first Haar cascade, alone, and with every
     candidate confirmed by two windows of the default Haar cascade around it;
