@@ -35,18 +35,21 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from xml.etree import ElementTree
 
 import cv2
 import numpy as np
 from detection import best_ms
-from frames import DEFAULT_DATA, astronaut_frames, make_frames, score
+from frames import DEFAULT_DATA, astronaut_frames, make_frames, match_boxes, score
 
 from moodreel.vision.detector import HaarFaceDetector, HaarSettings, haar_cascade_path
 from moodreel.vision.image import to_gray
 
 BLAZE_MIN_SCORE = 0.5
+#: Face sides (px in the 640x480 frame) for recall by size; frames.py pastes 72-240.
+SIZE_EDGES = (72, 100, 130, 170, 241)
 BLAZE_NMS_IOU = 0.3
 
 
@@ -254,15 +257,31 @@ def main() -> None:
     faces = sum(len(f.boxes) for f in frames)
     print(f"{len(frames)} frames of seeds {args.seeds} ({faces} faces), 40 astronaut frames; "
           f"one thread, best of 3 passes in turns\n")
+    sizes = " ".join(f"{f'{low}-{high - 1}':>7s}" for low, high in pairwise(SIZE_EDGES))
     print(f"{'detector':32s} {'recall':>7s} {'FP/fr':>6s} {'photo FP':>8s} {'missed':>6s} "
-          f"{'ms/frame':>8s} {'time x':>6s}")
+          f"{'ms/frame':>8s} {'time x':>6s}  recall by face side (px): {sizes}")
     base = best["shipped Haar (side 280, 1.3)"]
     for name, detector in detectors.items():
-        result = score(frames, [detector.detect(g) for g in grays])
+        found = [detector.detect(g) for g in grays]
+        result = score(frames, found)
         on_photo = score(photo, [detector.detect(g) for g in photo_grays])
+        by_size = " ".join(f"{r:7.3f}" for r in recall_by_side(frames, found))
         print(f"{name:32s} {result.found / result.faces:7.3f} "
               f"{result.false_positives / result.frames:6.3f} {on_photo.false_positives:8d} "
-              f"{on_photo.faces - on_photo.found:6d} {best[name]:8.2f} {best[name] / base:6.2f}")
+              f"{on_photo.faces - on_photo.found:6d} {best[name]:8.2f} {best[name] / base:6.2f}"
+              f"  {'':26s} {by_size}")
+
+
+def recall_by_side(frames: list, detections: list[np.ndarray]) -> list[float]:
+    """Recall of the faces whose side falls in each ``SIZE_EDGES`` bin."""
+    found, total = np.zeros(len(SIZE_EDGES) - 1), np.zeros(len(SIZE_EDGES) - 1)
+    for frame, boxes in zip(frames, detections, strict=True):
+        matched = {truth for _, truth in match_boxes(boxes, frame.boxes)}
+        for index, side in enumerate(frame.boxes[:, 2]):
+            bin_ = int(np.searchsorted(SIZE_EDGES, side, side="right")) - 1
+            total[bin_] += 1
+            found[bin_] += index in matched
+    return list(found / np.maximum(total, 1))
 
 
 if __name__ == "__main__":
