@@ -101,8 +101,8 @@ class HalfCopyHaarDetector(HaarFaceDetector):
                         level[dy:, dx:], scaleFactor=self.settings.scale_factor,
                         minNeighbors=0, minSize=(low, low),
                         maxSize=(2 * WINDOW - 1, 2 * WINDOW - 1))
-                    found += [(np.asarray(windows) + [dx, dy, 0, 0]) * factor] \
-                        if len(windows) else []
+                    if len(windows):
+                        found.append((np.asarray(windows) + [dx, dy, 0, 0]) * factor)
             level = cv2.resize(level, (level.shape[1] // 2, level.shape[0] // 2),
                                interpolation=cv2.INTER_AREA)
             factor *= 2
