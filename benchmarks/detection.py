@@ -275,9 +275,11 @@ def pick(rows: list[Row]) -> Row:
     return min(rows, key=lambda r: r.ms)
 
 
-def recall_by_size(frames: list[Frame], detections: list[np.ndarray]) -> list[str]:
+def recall_by_size(frames: list[Frame], detections: list[np.ndarray],
+                   buckets: tuple[tuple[int, int], ...] = SIZE_BUCKETS) -> list[str]:
+    """Recall of the faces whose side is within each inclusive ``(low, high)`` bucket."""
     cells = []
-    for low, high in SIZE_BUCKETS:
+    for low, high in buckets:
         faces = found = 0
         for frame, boxes in zip(frames, detections, strict=True):
             inside = [i for i, b in enumerate(frame.boxes) if low <= b[2] <= high]

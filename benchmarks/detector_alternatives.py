@@ -27,30 +27,30 @@ and misses of a real face):
     ONNX Runtime on the letterboxed gray image, score >= 0.5, NMS IoU 0.3.
 Nothing here downloads anything: pass the files, or their rows are skipped.
 
-Prints recall, false positives per frame, astronaut false faces and misses, ms per frame (one
-thread, best of 3 passes taken in turns) and the time ratio against the shipped detector.
+Prints recall (overall and by face side), false positives per frame, astronaut false faces
+and misses, ms per frame (one thread, best of 3 passes taken in turns) and the time ratio
+against the shipped detector.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from itertools import pairwise
 from pathlib import Path
 from xml.etree import ElementTree
 
 import cv2
 import numpy as np
-from detection import best_ms
-from frames import DEFAULT_DATA, astronaut_frames, make_frames, match_boxes, score
+from detection import best_ms, recall_by_size
+from frames import DEFAULT_DATA, astronaut_frames, make_frames, score
 
 from moodreel.vision.detector import HaarFaceDetector, HaarSettings, haar_cascade_path
 from moodreel.vision.image import to_gray
 
 BLAZE_MIN_SCORE = 0.5
-#: Face sides (px in the 640x480 frame) for recall by size; frames.py pastes 72-240.
-SIZE_EDGES = (72, 100, 130, 170, 241)
 BLAZE_NMS_IOU = 0.3
+#: Face sides (px in the 640x480 frame, inclusive) for recall by size; frames.py pastes 72-240.
+SIZE_BUCKETS = ((72, 99), (100, 129), (130, 169), (170, 240))
 
 
 class LbpHaarDetector(HaarFaceDetector):
@@ -78,6 +78,7 @@ class LbpHaarDetector(HaarFaceDetector):
 #: The cascades' window side: OpenCV scans with a step of 2 pixels of the scaled image below
 #: twice this size and of 1 pixel from it on, so the large scales cost 4x per area.
 WINDOW = 24
+NO_WINDOWS = np.zeros((0, 4), dtype=np.int64)
 
 
 class HalfCopyHaarDetector(HaarFaceDetector):
@@ -92,21 +93,18 @@ class HalfCopyHaarDetector(HaarFaceDetector):
         self.shifts = ((0, 0), *shifts)
 
     def windows(self, small: np.ndarray, min_side: int) -> np.ndarray:
-        found, level, factor = [], small, 1
+        found, level, factor = [NO_WINDOWS], small, 1
         while min(level.shape[:2]) >= WINDOW:
             low = max(WINDOW, -(-min_side // factor))
-            for dx, dy in self.shifts if factor > 1 else ((0, 0),):
-                if low < 2 * WINDOW:
-                    windows = self.cascade.detectMultiScale(
-                        level[dy:, dx:], scaleFactor=self.settings.scale_factor,
-                        minNeighbors=0, minSize=(low, low),
-                        maxSize=(2 * WINDOW - 1, 2 * WINDOW - 1))
-                    if len(windows):
-                        found.append((np.asarray(windows) + [dx, dy, 0, 0]) * factor)
+            if low < 2 * WINDOW:
+                for dx, dy in self.shifts if factor > 1 else ((0, 0),):
+                    windows = scan(self.cascade, level[dy:, dx:], self.settings.scale_factor,
+                                   low, 2 * WINDOW - 1)
+                    found.append((windows + [dx, dy, 0, 0]) * factor)
             level = cv2.resize(level, (level.shape[1] // 2, level.shape[0] // 2),
                                interpolation=cv2.INTER_AREA)
             factor *= 2
-        return np.concatenate(found) if found else np.zeros((0, 4), dtype=np.int64)
+        return np.concatenate(found)
 
 
 class ProposedHaarDetector(HaarFaceDetector):
@@ -120,32 +118,33 @@ class ProposedHaarDetector(HaarFaceDetector):
         self.pad = pad
 
     def windows(self, small: np.ndarray, min_side: int) -> np.ndarray:
-        step, found = self.settings.scale_factor, []
-
-        def scan(cascade: cv2.CascadeClassifier, image: np.ndarray, low: int,
-                 high: int) -> np.ndarray:
-            windows = cascade.detectMultiScale(image, scaleFactor=step, minNeighbors=0,
-                                               minSize=(low, low), maxSize=(high, high))
-            return np.asarray(windows, dtype=np.int64).reshape(-1, 4)
-
+        step, found = self.settings.scale_factor, [NO_WINDOWS]
         if min_side < 2 * WINDOW:
-            found.append(scan(self.cascade, small, min_side, 2 * WINDOW - 1))
+            found.append(scan(self.cascade, small, step, min_side, 2 * WINDOW - 1))
         half = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2),
                           interpolation=cv2.INTER_AREA)
         low = max(WINDOW, -(-min_side // 2))
         if min(half.shape) >= low and low < 2 * WINDOW:
             mask = np.zeros(small.shape, np.uint8)
-            for x, y, w, h in scan(self.proposer, half, low, 2 * WINDOW - 1) * 2:
+            for x, y, w, h in scan(self.proposer, half, step, low, 2 * WINDOW - 1) * 2:
                 pad = round(w * self.pad)
                 mask[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad] = 1
             _, _, regions, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
             for x, y, w, h, _ in regions[1:]:
-                found.append(scan(self.cascade, small[y:y + h, x:x + w], 2 * WINDOW,
+                found.append(scan(self.cascade, small[y:y + h, x:x + w], step, 2 * WINDOW,
                                   4 * WINDOW - 1) + [x, y, 0, 0])
         big = max(4 * WINDOW, min_side)
         if min(small.shape) >= big:
-            found.append(scan(self.cascade, small, big, max(small.shape)))
+            found.append(scan(self.cascade, small, step, big, max(small.shape)))
         return np.concatenate(found)
+
+
+def scan(cascade: cv2.CascadeClassifier, image: np.ndarray, step: float, low: int,
+         high: int) -> np.ndarray:
+    """Every window ``(N, 4)`` of ``cascade`` on ``image`` for faces of ``low``-``high`` px."""
+    windows = cascade.detectMultiScale(image, scaleFactor=step, minNeighbors=0,
+                                       minSize=(low, low), maxSize=(high, high))
+    return np.asarray(windows, dtype=np.int64).reshape(-1, 4)
 
 
 def truncated_cascade(stages: int) -> cv2.CascadeClassifier:
@@ -257,31 +256,17 @@ def main() -> None:
     faces = sum(len(f.boxes) for f in frames)
     print(f"{len(frames)} frames of seeds {args.seeds} ({faces} faces), 40 astronaut frames; "
           f"one thread, best of 3 passes in turns\n")
-    sizes = " ".join(f"{f'{low}-{high - 1}':>7s}" for low, high in pairwise(SIZE_EDGES))
     print(f"{'detector':32s} {'recall':>7s} {'FP/fr':>6s} {'photo FP':>8s} {'missed':>6s} "
-          f"{'ms/frame':>8s} {'time x':>6s}  recall by face side (px): {sizes}")
+          f"{'ms/frame':>8s} {'time x':>6s}")
     base = best["shipped Haar (side 280, 1.3)"]
     for name, detector in detectors.items():
         found = [detector.detect(g) for g in grays]
         result = score(frames, found)
         on_photo = score(photo, [detector.detect(g) for g in photo_grays])
-        by_size = " ".join(f"{r:7.3f}" for r in recall_by_side(frames, found))
         print(f"{name:32s} {result.found / result.faces:7.3f} "
               f"{result.false_positives / result.frames:6.3f} {on_photo.false_positives:8d} "
-              f"{on_photo.faces - on_photo.found:6d} {best[name]:8.2f} {best[name] / base:6.2f}"
-              f"  {'':26s} {by_size}")
-
-
-def recall_by_side(frames: list, detections: list[np.ndarray]) -> list[float]:
-    """Recall of the faces whose side falls in each ``SIZE_EDGES`` bin."""
-    found, total = np.zeros(len(SIZE_EDGES) - 1), np.zeros(len(SIZE_EDGES) - 1)
-    for frame, boxes in zip(frames, detections, strict=True):
-        matched = {truth for _, truth in match_boxes(boxes, frame.boxes)}
-        for index, side in enumerate(frame.boxes[:, 2]):
-            bin_ = int(np.searchsorted(SIZE_EDGES, side, side="right")) - 1
-            total[bin_] += 1
-            found[bin_] += index in matched
-    return list(found / np.maximum(total, 1))
+              f"{on_photo.faces - on_photo.found:6d} {best[name]:8.2f} {best[name] / base:6.2f}")
+        print("    recall by face side: " + ", ".join(recall_by_size(frames, found, SIZE_BUCKETS)))
 
 
 if __name__ == "__main__":
