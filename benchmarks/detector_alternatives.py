@@ -15,6 +15,7 @@ backgrounds) and on the 40 astronaut frames (a real photo: false faces on a body
 and misses of a real face):
   * the shipped ``HaarFaceDetector`` (the baseline, ratio 1.00);
   * the same detector on a smaller copy (``detect_side`` 180-220) with a coarser scale step;
+  * the same detector with OpenCV's ``alt`` or ``alt2`` frontal cascade as the first one;
   * the same detector scanning its large scales (faces of two cascade windows and more,
     which OpenCV scans four times as densely) for less: on copies halved again, with or
     without a second scan of each moved by one pixel, or only where the cascade's first 10
@@ -231,6 +232,10 @@ def main() -> None:
     for side in (180, 200, 220):
         detectors[f"Haar side {side}, 1.4"] = HaarFaceDetector(
             HaarSettings(detect_side=side, scale_factor=1.4))
+    for first, second in (("alt", "default"), ("alt2", "default"), ("alt2", "alt")):
+        detectors[f"Haar {first}, {second} verifies"] = HaarFaceDetector(HaarSettings(
+            cascade=f"haarcascade_frontalface_{first}.xml",
+            verify_cascade=f"haarcascade_frontalface_{second}.xml"))
     detectors["Haar, large faces on half copies"] = HalfCopyHaarDetector()
     detectors["Haar, half copies + moved by 1 px"] = HalfCopyHaarDetector(shifts=((1, 1),))
     for stages in (10, 12):
