@@ -66,3 +66,14 @@ def test_faces_below_the_minimum_size_are_not_searched():
     detector = HaarFaceDetector()
     assert detector.detect(np.full((20, 20), 128, np.uint8)).shape == (0, 4)
     assert detector.candidates(np.full((20, 20), 128, np.uint8))[0].shape == (0, 4)
+
+
+def test_the_first_cascade_is_a_setting(astronaut_gray):
+    small = cv2.resize(astronaut_gray, (280, 210), interpolation=cv2.INTER_AREA)
+    default = HaarFaceDetector().windows(small, 25)
+    alt2 = HaarFaceDetector(HaarSettings(cascade="haarcascade_frontalface_alt2.xml")).windows(
+        small, 25)
+    assert len(default) and len(alt2)
+    assert sorted(map(tuple, default)) != sorted(map(tuple, alt2))
+    with pytest.raises(RuntimeError, match="could not load"):
+        HaarFaceDetector(HaarSettings(cascade="no_such_cascade.xml"))
