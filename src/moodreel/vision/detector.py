@@ -18,6 +18,8 @@ import numpy as np
 GROUP_EPS = 0.2
 #: Face sides, relative to the candidate's, that the verifying cascade looks for.
 VERIFY_RANGE = (0.7, 1.45)
+#: OpenCV's frontal-face cascade that proposes the faces unless settings name another.
+DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
 
 class FaceDetector(Protocol):
@@ -26,7 +28,7 @@ class FaceDetector(Protocol):
         ...
 
 
-def haar_cascade_path(name: str = "haarcascade_frontalface_default.xml") -> Path:
+def haar_cascade_path(name: str = DEFAULT_CASCADE) -> Path:
     return Path(cv2.data.haarcascades) / name
 
 
@@ -55,7 +57,7 @@ class HaarSettings:
     faces on the real photo.
     """
 
-    cascade: str = "haarcascade_frontalface_default.xml"  # the first cascade, in OpenCV's data
+    cascade: str = DEFAULT_CASCADE  # the first cascade, a file in OpenCV's data
     scale_factor: float = 1.3
     min_neighbors: int = 0     # keep groups of more than this many windows
     min_face: float = 0.12     # smallest face side, as a fraction of the shorter image side
