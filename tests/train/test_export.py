@@ -40,12 +40,14 @@ def test_parity_with_pytorch(exported):
     assert exported.path.stat().st_size > 10_000
 
 
-def test_metadata_describes_the_model(exported):
+def test_metadata_describes_the_model(exported, checkpoint):
     classifier = EmotionClassifier(exported.path)
     assert classifier.labels == EMOTIONS
     assert classifier.info.preprocessing == Preprocessing(48, 0.5, 0.5)
     assert classifier.info.name == "mini_xception"
     assert classifier.info.extra["val_accuracy_7"] == 0.5
+    model, _, _ = model_from_checkpoint(checkpoint)
+    assert classifier.info.extra["model_config"]["spec"] == model.config["spec"]
 
 
 @pytest.mark.parametrize("batch", [1, 3, 50])

@@ -1,7 +1,8 @@
 """Rebuild a PyTorch model from an exported moodreel ONNX file, for gradient-based tools.
 
-The shipped model exists only as ONNX. Its metadata names the registered architecture
-(``model_config``), and the exporter keeps parameter names as initializer names, so the
+The shipped model exists only as ONNX. Its metadata holds the architecture
+(``model_config``: the full spec, or in files exported before the spec was kept, a registered
+name and its arguments), and the exporter keeps parameter names as initializer names, so the
 weights map back onto a fresh model. The exporter folds each BatchNorm into the conv before
 it (folded weight under the conv's name, the bias as ``<conv>.weight_bias``, absent when
 zero); such a BatchNorm is rebuilt as the identity plus that bias. The result is checked
@@ -27,8 +28,8 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from moodreel.nn.registry import UnknownModelError, create_model
-from moodreel.nn.spec import SpecNet
+from moodreel.nn.registry import UnknownModelError, create_model, model_from_config
+from moodreel.nn.spec import SpecError, SpecNet
 from moodreel.vision.classifier import EmotionClassifier, ModelError
 from moodreel.vision.model_info import METADATA_KEY, ModelInfo
 
@@ -48,11 +49,12 @@ def model_from_onnx(path: str | Path, *, trainable_on: np.ndarray | None = None
     metadata = json.loads({p.key: p.value for p in proto.metadata_props}[METADATA_KEY])
     config = metadata.get("model_config") or {}
     try:
-        model = create_model(config["name"], num_classes=config["num_classes"],
-                             in_chans=config["in_chans"], **config.get("kwargs", {}))
-    except (KeyError, UnknownModelError):
-        raise ModelError(f"{path}: the metadata names no registered architecture to rebuild; "
-                         "use the training checkpoint instead") from None
+        model = model_from_config(config) if "spec" in config else create_model(
+            config["name"], num_classes=config["num_classes"], in_chans=config["in_chans"],
+            **config.get("kwargs", {}))
+    except (KeyError, UnknownModelError, SpecError):
+        raise ModelError(f"{path}: the metadata holds no spec or registered architecture to "
+                         "rebuild; use the training checkpoint instead") from None
     weights = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
     state, folded = _state_dict(model, weights, path)
     model.load_state_dict(state)

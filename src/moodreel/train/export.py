@@ -47,7 +47,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
         params=sum(p.numel() for p in model.parameters()),
         extra={
             "model_config": {k: model.config[k] for k in ("name", "kwargs", "num_classes",
-                                                          "in_chans")},
+                                                          "in_chans", "spec")},
             "epoch": state.get("epoch"),
             "val_accuracy_7": report.get("accuracy_7"),
             "val_accuracy_4": report.get("accuracy_4"),
