@@ -201,7 +201,9 @@ def test_snapshot_movies_feedback_and_mood_picker(page: Page, server: Server) ->
     why_toggle.click()
     expect(why_toggle).to_have_attribute("aria-pressed", "true")
     shown_map = snapshot_redness(p)
-    assert shown_map > before + 5, (before, shown_map)
+    # Averaged over the whole canvas: the map covers only the face box (about 5% of it), so
+    # +2 is a rise of about 40 within the box; an overlay that paints nothing stays at +0.
+    assert shown_map > before + 2, (before, shown_map)
     page.screenshot("snapshot-2-why")
     why_toggle.click()
     expect(why_toggle).to_have_attribute("aria-pressed", "false")
