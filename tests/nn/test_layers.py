@@ -98,8 +98,10 @@ def test_pointwise_conv_in_training_equals_the_strided_conv(in_chans: int) -> No
         grads += [xi.grad, conv.weight.grad]
     assert outputs[0].shape == (4, 16, 8, 7)
     torch.testing.assert_close(outputs[0], outputs[1])
-    torch.testing.assert_close(grads[0], grads[2])
-    torch.testing.assert_close(grads[1], grads[3])
+    # oneDNN's backward kernels sum in their own order and, run after other tests, once
+    # differed by 1.3e-4 (values up to ~2); a wrong stride or offset differs by ~1.
+    torch.testing.assert_close(grads[0], grads[2], atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(grads[1], grads[3], atol=1e-3, rtol=1e-3)
 
 
 def test_a_64_pixel_mini_xception_trains_channels_last() -> None:
