@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import secrets
@@ -293,16 +294,14 @@ def run_load(port: int, body: bytes, headers: dict[str, str], concurrency: int,
     means: list[float] = []
     errors: Counter = Counter()
     answered = [0]
-    next_due = [0]
+    tickets = itertools.count()   # next() on it is atomic: each due time goes to one thread
 
     def start_time() -> float | None:
         """When to send the next request, or None when the run is over."""
         if due is None:
             now = time.perf_counter()
             return now if now < window["deadline"] else None
-        with lock:
-            index = next_due[0]
-            next_due[0] += 1
+        index = next(tickets)
         if index >= len(due):
             return None
         at = window["start"] + due[index]

@@ -17,6 +17,7 @@ from moodreel.nn import create_model
 from moodreel.nn.class_maps import add_class_map_outputs
 from moodreel.nn.onnx_export import write_onnx
 from moodreel.nn.onnx_import import model_from_onnx
+from moodreel.nn.registry import MODEL_CONFIG_KEYS
 from moodreel.vision.cam import CAM_OUTPUTS, class_maps
 from moodreel.vision.classifier import EmotionClassifier, ModelError
 from moodreel.vision.model_info import ModelInfo
@@ -25,8 +26,12 @@ TINY_HIDDEN_HEAD = {"name": "tiny_hidden", "stages": [{"block": "conv", "width":
                     "head": {"type": "linear", "hidden": 16}}
 
 
-def export(model: torch.nn.Module, path: Path, *, keys: tuple[str, ...] = (
-        "name", "kwargs", "num_classes", "in_chans", "spec")) -> Path:
+#: What files exported before session 11 kept: a registered name and arguments, no spec.
+LEGACY_CONFIG_KEYS = tuple(k for k in MODEL_CONFIG_KEYS if k != "spec")
+
+
+def export(model: torch.nn.Module, path: Path, *,
+           keys: tuple[str, ...] = MODEL_CONFIG_KEYS) -> Path:
     """``model`` with non-trivial BatchNorm statistics, exported with its architecture
     (``keys`` of its config; files exported before session 11 have no ``spec``)."""
     torch.manual_seed(0)
@@ -107,8 +112,7 @@ def test_a_model_declared_by_a_spec_is_rebuilt_from_the_spec_in_its_metadata(hid
 
 def test_a_file_without_a_spec_is_rebuilt_from_its_registered_name(tmp_path):
     model = create_model("mini_xception", se=8)
-    path = export(model, tmp_path / "old.onnx", keys=("name", "kwargs", "num_classes",
-                                                       "in_chans"))
+    path = export(model, tmp_path / "old.onnx", keys=LEGACY_CONFIG_KEYS)
     rebuilt, _ = model_from_onnx(path)
     x = torch.randn(2, 1, 48, 48, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
@@ -117,7 +121,7 @@ def test_a_file_without_a_spec_is_rebuilt_from_its_registered_name(tmp_path):
 
 def test_a_model_the_metadata_does_not_describe_cannot_be_rebuilt(tmp_path):
     path = export(create_model(TINY_HIDDEN_HEAD), tmp_path / "unknown.onnx",
-                  keys=("name", "kwargs", "num_classes", "in_chans"))
+                  keys=LEGACY_CONFIG_KEYS)
     with pytest.raises(ModelError, match="no spec or registered architecture"):
         model_from_onnx(path)
 

@@ -68,6 +68,10 @@ def create_model(
     return model
 
 
+#: The part of ``model.config`` an exported ONNX file keeps, enough to rebuild the model.
+MODEL_CONFIG_KEYS = ("name", "kwargs", "num_classes", "in_chans", "spec")
+
+
 def model_from_config(config: dict[str, Any]) -> SpecNet:
     """Rebuild a model from ``model.config`` (as stored in checkpoints)."""
     model = SpecNet(config["spec"], num_classes=config["num_classes"],

@@ -22,6 +22,7 @@ import torch
 
 from moodreel.nn.onnx_export import write_onnx
 from moodreel.nn.profile import count_macs
+from moodreel.nn.registry import MODEL_CONFIG_KEYS
 from moodreel.train.checkpoint import model_from_checkpoint
 from moodreel.vision.model_info import ModelInfo
 
@@ -46,8 +47,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
         name=model.config.get("name", "spec"),
         params=sum(p.numel() for p in model.parameters()),
         extra={
-            "model_config": {k: model.config[k] for k in ("name", "kwargs", "num_classes",
-                                                          "in_chans", "spec")},
+            "model_config": {k: model.config[k] for k in MODEL_CONFIG_KEYS},
             "epoch": state.get("epoch"),
             "val_accuracy_7": report.get("accuracy_7"),
             "val_accuracy_4": report.get("accuracy_4"),
