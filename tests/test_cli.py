@@ -125,6 +125,25 @@ def test_serving_imports_never_load_torch():
     assert done.returncode == 0, done.stderr
 
 
+def test_serving_commands_never_load_torch_or_matplotlib(tmp_path):
+    """``predict`` on a good and a bad file: the errors it might report are caught without
+    importing the training stack (two seconds of start-up with torch installed)."""
+    import cv2
+    import numpy as np
+
+    image, junk = tmp_path / "grey.png", tmp_path / "junk.jpg"
+    cv2.imwrite(str(image), np.full((60, 80), 128, np.uint8))
+    junk.write_bytes(b"junk")
+    code = ("import sys; from click.testing import CliRunner; from moodreel.cli import cli; "
+            f"result = CliRunner().invoke(cli, ['predict', {str(image)!r}, {str(junk)!r}]); "
+            "print(result.exit_code, result.output); "
+            "print(sorted({'torch', 'matplotlib'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "0 face(s)" in done.stdout and "not a readable image" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_python_dash_m_runs_the_cli():
     done = subprocess.run([sys.executable, "-m", "moodreel", "--version"], capture_output=True,
                           text=True)

@@ -43,25 +43,29 @@ TRAIN_EXTRAS_HINT = "this command needs the training extras: pip install 'moodre
 EXPLAIN_METHODS = ("cam", "gradcam", "guided", "guided-gradcam")
 
 
+#: The errors a user can cause that are not ``ValueError``s (``ValueError`` covers the rest:
+#: bad data, models, specs, checkpoints), by the module defining each. They are looked up only
+#: in modules already imported, where alone they can come from, so that catching them never
+#: costs a command the import of torch (two seconds for ``predict``).
+USER_ERROR_CLASSES = (("moodreel.nn.registry", "UnknownModelError"),
+                      ("moodreel.train.trainer", "TrainError"),
+                      ("moodreel.vision.display", "DisplayError"))
+
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    loaded = (getattr(sys.modules[module], name) for module, name in USER_ERROR_CLASSES
+              if module in sys.modules)
+    return (ValueError, FileNotFoundError, *loaded)
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can cause (bad data, paths, specs) into a message and exit 1."""
-    from moodreel.data.fer2013 import DatasetError
-    from moodreel.vision.display import DisplayError
-    from moodreel.vision.model_info import ModelError
-
-    known: tuple[type[Exception], ...] = (DatasetError, ModelError, DisplayError,
-                                          FileNotFoundError)
-    with contextlib.suppress(ImportError):
-        from moodreel.nn.registry import UnknownModelError
-        from moodreel.nn.spec import SpecError
-        from moodreel.train.checkpoint import CheckpointError
-        from moodreel.train.trainer import TrainError
-
-        known += (UnknownModelError, SpecError, CheckpointError, TrainError)
     try:
         yield
-    except (*known, ValueError) as error:
+    except Exception as error:
+        if not isinstance(error, user_error_types()):
+            raise
         log.debug("details of the error below", exc_info=True)  # shown with -v
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         raise click.ClickException(message) from None
