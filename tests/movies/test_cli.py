@@ -128,3 +128,11 @@ def test_the_default_database_is_a_sqlite_file_created_on_first_use(tmp_path) ->
     assert (tmp_path / "moodreel-data" / "moodreel.db").is_file()
     assert run("recommend", "--emotion", "happy", "--count", 2, "--seed", 5).stdout == \
         first.stdout
+
+
+def test_init_says_what_it_did_and_nothing_of_alembic_internals(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'films.db'}"
+    done = subprocess.run([sys.executable, "-m", "moodreel", "db", "init", "--db", url],
+                          capture_output=True, text=True, check=True)
+    assert "at schema revision" in done.stderr
+    assert "setup plugin" not in done.stderr
