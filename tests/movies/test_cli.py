@@ -134,5 +134,5 @@ def test_init_says_what_it_did_and_nothing_of_alembic_internals(tmp_path) -> Non
     url = f"sqlite:///{tmp_path / 'films.db'}"
     done = subprocess.run([sys.executable, "-m", "moodreel", "db", "init", "--db", url],
                           capture_output=True, text=True, check=True)
-    assert "at schema revision" in done.stderr
+    assert "at schema revision" in done.stdout
     assert "setup plugin" not in done.stderr
