@@ -85,8 +85,8 @@ def cli(verbose: bool) -> None:
     """moodreel: faces to emotions to movies, with a small real-time CNN."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
-    if not verbose:  # Alembic 1.16+ announces each of its plugins at INFO
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if not verbose:  # Alembic's step-by-step log (and, from 1.16, its plugins on import)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @cli.command()

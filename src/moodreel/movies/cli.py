@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,10 +34,7 @@ PROBLEMS_SHOWN = 20
 @contextlib.contextmanager
 def movie_errors() -> Iterator[None]:
     """Errors a user can cause (database down, bad URL or file, bad values) become a
-    message and exit 1, never a traceback. Alembic's step-by-step log is shown only with
-    ``moodreel -v``."""
-    if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    message and exit 1, never a traceback."""
     from moodreel.movies.db import DatabaseError
     from moodreel.movies.mapping import MappingError
 

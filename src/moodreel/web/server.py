@@ -116,8 +116,6 @@ class GunicornServer(BaseApplication):
 def serve(*, host: str, port: int, workers: int, threads: int, db_url: str | None,
           model: str | None, dev: bool, access_log: bool) -> None:
     """Run the web app until interrupted."""
-    if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # its step-by-step log: -v
     url = settings.database_url(db_url)
     key = choose_secret_key(dev)
     check_model(model)
