@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import stat
 import subprocess
 import sys
@@ -72,6 +73,21 @@ def test_the_serve_command_explains_what_stops_it(monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 1 and "model file not found" in result.output
     result = CliRunner().invoke(cli, ["serve", "--db", "nonsense://"])
     assert result.exit_code == 1 and "cannot use nonsense://" in result.output
+
+
+def test_serve_says_at_once_when_it_cannot_listen() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "choose another --port" in result.output
+    result = CliRunner().invoke(cli, ["serve", "--host", "192.0.2.1"])  # TEST-NET-1
+    assert result.exit_code == 1 and "not an address of this machine" in result.output
+    result = CliRunner().invoke(cli, ["serve", "--host", "no-such-host.invalid"])
+    assert result.exit_code == 1 and "unknown host" in result.output
 
 
 def test_one_thread_per_worker_runs_the_sync_worker() -> None:

@@ -1,18 +1,20 @@
 """``moodreel serve``: the app under gunicorn, with zero set-up.
 
-Before any worker starts, the master prepares the database once (migrate, seed the built-in
-catalog: workers must not race to create it), checks the model, and finds a secret key: the
-configured one (``$MOODREEL_SECRET_KEY``), else one generated at the first start and kept in
-the user data directory (readable by the user only). The development key is refused unless
-``--dev``.
+Before any worker starts, the master checks that it can listen on the address, prepares the
+database once (migrate, seed the built-in catalog: workers must not race to create it), checks
+the model, and finds a secret key: the configured one (``$MOODREEL_SECRET_KEY``), else one
+generated at the first start and kept in the user data directory (readable by the user only).
+The development key is refused unless ``--dev``.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
 import secrets
+import socket
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,35 @@ def choose_secret_key(dev: bool) -> str | None:
                          "random value, e.g. python -c 'import secrets; "
                          "print(secrets.token_urlsafe(48))', or --dev for local development")
     return configured
+
+
+#: What to do about the usual reasons an address cannot be listened on.
+BIND_ADVICE = {
+    errno.EADDRINUSE: "another server (perhaps moodreel) is using it; stop it or choose "
+                      "another --port",
+    errno.EADDRNOTAVAIL: "not an address of this machine; use 127.0.0.1, or 0.0.0.0 for "
+                         "every interface",
+    errno.EACCES: "ports below 1024 need administrator rights; use e.g. --port 5000",
+}
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail at once, with the reason, when ``host:port`` cannot be listened on: gunicorn
+    would load everything first, then retry for five seconds with a log line each time."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as error:
+        raise ServeError(f"cannot listen on {host}:{port}: unknown host ({error.strerror})") \
+            from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            probe.bind(address)
+        except OSError as error:
+            advice = BIND_ADVICE.get(error.errno, "")
+            raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}"
+                             + (f" ({advice})" if advice else "")) from None
 
 
 def prepare_database(url: str) -> None:
@@ -116,6 +147,7 @@ class GunicornServer(BaseApplication):
 def serve(*, host: str, port: int, workers: int, threads: int, db_url: str | None,
           model: str | None, dev: bool, access_log: bool) -> None:
     """Run the web app until interrupted."""
+    check_address(host, port)
     url = settings.database_url(db_url)
     key = choose_secret_key(dev)
     check_model(model)
