@@ -104,6 +104,16 @@ def test_export_can_keep_only_user_labels_and_never_overwrites(kept: dict,
     assert again.exit_code == 1 and "already holds" in again.output
 
 
+def test_a_crop_that_cannot_be_written_stops_the_export_before_the_csv(kept: dict,
+                                                                      tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    blocker = out / "train" / "sad" / f"{kept['made'][0]['snapshot_id']}_0.png"
+    blocker.mkdir(parents=True)  # a folder where the crop should go
+    result = export(kept, out)
+    assert result.exit_code == 1 and f"could not write {blocker}" in result.output
+    assert not (out / "faces.csv").exists()
+
+
 def test_deleted_snapshots_are_not_exported(kept: dict, tmp_path: Path) -> None:
     app = create_app({"DATABASE_URL": kept["db"], "SNAPSHOT_DIR": str(kept["snapshots"]),
                       "TESTING": True})

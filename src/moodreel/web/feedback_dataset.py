@@ -81,7 +81,8 @@ def export_feedback_dataset(out: str | Path, store: SnapshotStore,
             label = user_label or face["top"]
             name = f"{split}/{label}/{record['id']}_{index}.png"
             (out / name).parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(out / name), crop)
+            if not cv2.imwrite(str(out / name), crop):  # no faces.csv naming a missing crop
+                raise OSError(f"could not write {out / name}")
             rows.append({
                 "file": name, "split": split, "label": label,
                 "label_source": "user" if user_label else "model",
