@@ -73,3 +73,13 @@ def test_bad_video_input_is_a_clear_error(tmp_path, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_camera_that_is_not_there_is_one_clear_line(capfd):
+    """OpenCV's backends warn on stderr as they give up; our error already says it all."""
+    from moodreel.vision.image import ImageError
+    from moodreel.vision.video import open_capture
+
+    with pytest.raises(ImageError, match="cannot open camera 99"):
+        open_capture(99)
+    assert "WARN" not in capfd.readouterr().err

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from moodreel.vision.image import ImageError
 from moodreel.vision.recognizer import Recognizer
 from moodreel.vision.tracker import FaceTracker, Track
 
+log = logging.getLogger(__name__)
+
 CSV_FIELDS = ("frame", "time_s", "face_id", "x", "y", "w", "h", "top", *EMOTIONS)
 
 
@@ -27,11 +31,26 @@ class FrameResult:
     tracks: list[Track]
 
 
+@contextlib.contextmanager
+def _opencv_quiet() -> Iterator[None]:
+    """OpenCV's own log at errors only, unless moodreel logs debug detail (``moodreel -v``)."""
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
 def open_capture(source: str | int) -> cv2.VideoCapture:
     """A capture for a file path or a camera index; a clear error if it cannot be opened."""
     if isinstance(source, str) and not Path(source).is_file():
         raise ImageError(f"{source}: video file not found")
-    capture = cv2.VideoCapture(source)
+    with _opencv_quiet():  # its backends' warnings; the error below says what failed
+        capture = cv2.VideoCapture(source)
     if not capture.isOpened():
         what = f"camera {source}" if isinstance(source, int) else f"{source}: not a readable video"
         raise ImageError(f"cannot open {what}")
