@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.util import is_ipv6
 
 from moodreel import settings
 from moodreel.web.config import secret_key_problem
@@ -79,17 +80,16 @@ BIND_ADVICE = {
 
 def check_address(host: str, port: int) -> None:
     """Fail at once, with the reason, when ``host:port`` cannot be listened on: gunicorn
-    would load everything first, then retry for five seconds with a log line each time."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    except socket.gaierror as error:
-        raise ServeError(f"cannot listen on {host}:{port}: unknown host ({error.strerror})") \
-            from None
-    with socket.socket(family, kind, proto) as probe:
+    would load everything first, then retry for five seconds with a log line each time.
+    The probe binds as gunicorn will: IPv6 for an IPv6 address, else IPv4."""
+    family = socket.AF_INET6 if is_ipv6(host) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
         try:
-            probe.bind(address)
+            probe.bind((host, port))
+        except socket.gaierror as error:
+            raise ServeError(f"cannot listen on {host}:{port}: unknown host "
+                             f"({error.strerror})") from None
         except OSError as error:
             advice = BIND_ADVICE.get(error.errno, "")
             raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}"
