@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,15 @@ from moodreel.movies.mood import mood_probabilities
 #: How many pseudo-votes the configured weight is worth against real feedback.
 PRIOR_STRENGTH = 10.0
 COMMENT_LENGTH = 2000
+
+# The recommender's per-call queries, built once (building costs more than running them).
+CONFIGURED_WEIGHTS = select(GenreWeight.emotion, GenreWeight.genre_id, GenreWeight.weight).where(
+    GenreWeight.strategy == bindparam("strategy"),
+    GenreWeight.emotion.in_(bindparam("emotions", expanding=True)))
+FEEDBACK_COUNTS = select(FeedbackStat.emotion, FeedbackStat.genre_id, FeedbackStat.likes,
+                         FeedbackStat.dislikes).where(
+    FeedbackStat.strategy == bindparam("strategy"),
+    FeedbackStat.emotion.in_(bindparam("emotions", expanding=True)))
 
 
 def posterior_weight(weight: float, likes: float, dislikes: float,
@@ -37,17 +46,11 @@ def current_weights(session: Session, strategy: str, emotions: Iterable[str], *,
     feedback when ``learning`` is on. A genre absent from the result weighs 0."""
     emotions = list(emotions)
     weights: dict[str, dict[int, float]] = {emotion: {} for emotion in emotions}
-    rows = session.execute(
-        select(GenreWeight.emotion, GenreWeight.genre_id, GenreWeight.weight)
-        .where(GenreWeight.strategy == strategy, GenreWeight.emotion.in_(emotions)))
-    for emotion, genre_id, weight in rows:
+    asked = {"strategy": strategy, "emotions": emotions}
+    for emotion, genre_id, weight in session.execute(CONFIGURED_WEIGHTS, asked):
         weights[emotion][genre_id] = weight
     if learning:
-        stats = session.execute(
-            select(FeedbackStat.emotion, FeedbackStat.genre_id, FeedbackStat.likes,
-                   FeedbackStat.dislikes)
-            .where(FeedbackStat.strategy == strategy, FeedbackStat.emotion.in_(emotions)))
-        for emotion, genre_id, likes, dislikes in stats:
+        for emotion, genre_id, likes, dislikes in session.execute(FEEDBACK_COUNTS, asked):
             base = weights[emotion].get(genre_id, 0.0)
             weights[emotion][genre_id] = posterior_weight(base, likes, dislikes)
     return weights
