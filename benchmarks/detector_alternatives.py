@@ -82,6 +82,15 @@ WINDOW = 24
 NO_WINDOWS = np.zeros((0, 4), dtype=np.int64)
 
 
+class OneAreaResizeHaarDetector(HaarFaceDetector):
+    """The shipped detector as it was until session 12: its detection copy made by one area
+    resize (``INTER_AREA`` at the copy's ratio) instead of halvings and a bilinear step."""
+
+    @staticmethod
+    def shrink(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
 class HalfCopyHaarDetector(HaarFaceDetector):
     """The shipped detector, with faces of two windows and more searched on copies halved
     again (``WINDOW``-``2 WINDOW - 1`` px in each), where OpenCV scans them twice as coarsely;
@@ -225,10 +234,14 @@ def main() -> None:
     parser.add_argument("--lbp", type=Path, help="lbpcascade_frontalface.xml")
     parser.add_argument("--blazeface-short", type=Path, help="short-range BlazeFace, ONNX")
     parser.add_argument("--blazeface-full", type=Path, help="full-range BlazeFace, ONNX")
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="run only the detectors whose row names contain one of these "
+                             "(the shipped one always runs)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
 
-    detectors = {"shipped Haar (side 280, 1.3)": HaarFaceDetector()}
+    detectors = {"shipped Haar (side 280, 1.3)": HaarFaceDetector(),
+                 "Haar, one area resize (< s. 12)": OneAreaResizeHaarDetector()}
     for side in (180, 200, 220):
         detectors[f"Haar side {side}, 1.4"] = HaarFaceDetector(
             HaarSettings(detect_side=side, scale_factor=1.4))
@@ -251,6 +264,10 @@ def main() -> None:
     if args.blazeface_full:
         detectors["BlazeFace full (192)"] = BlazeFaceDetector(
             args.blazeface_full, 192, [4], two_per_cell=False)
+
+    if args.only:
+        detectors = {name: detector for i, (name, detector) in enumerate(detectors.items())
+                     if i == 0 or any(text in name for text in args.only)}
 
     frames = [f for seed in args.seeds for f in make_frames(args.data, seed=seed)]
     photo = astronaut_frames()

@@ -77,3 +77,18 @@ def test_the_first_cascade_is_a_setting(astronaut_gray):
     assert sorted(map(tuple, default)) != sorted(map(tuple, alt2))
     with pytest.raises(RuntimeError, match="could not load"):
         HaarFaceDetector(HaarSettings(cascade="no_such_cascade.xml"))
+
+
+@pytest.mark.parametrize(("shape", "size"), [((480, 640), (280, 210)), ((481, 641), (280, 210)),
+                                              ((720, 1280), (280, 158)), ((300, 400), (280, 210)),
+                                              ((240, 320), (280, 210))])
+def test_the_detection_copy_averages_like_one_area_resize(shape, size):
+    """Halvings first, then one short step: the size asked for, the same brightness, and
+    about as much fine detail (here noise) left to alias as one area resize leaves; one
+    bilinear or nearest-neighbour resize of 640x480 would keep 1.8x as much."""
+    gray = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    small = HaarFaceDetector.shrink(gray, size)
+    assert small.shape == size[::-1] and small.dtype == np.uint8
+    reference = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    assert abs(small.mean() - reference.mean()) < 0.5
+    assert small.std() <= 1.1 * reference.std()
