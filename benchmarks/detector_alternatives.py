@@ -241,7 +241,7 @@ def main() -> None:
     cv2.setNumThreads(1)
 
     detectors = {"shipped Haar (side 280, 1.3)": HaarFaceDetector(),
-                 "Haar, one area resize (< s. 12)": OneAreaResizeHaarDetector()}
+                 "Haar, one area resize (until s12)": OneAreaResizeHaarDetector()}
     for side in (180, 200, 220):
         detectors[f"Haar side {side}, 1.4"] = HaarFaceDetector(
             HaarSettings(detect_side=side, scale_factor=1.4))
