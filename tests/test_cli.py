@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -128,9 +130,6 @@ def test_serving_imports_never_load_torch():
 def test_serving_commands_never_load_torch_or_matplotlib(tmp_path):
     """``predict`` on a good and a bad file: the errors it might report are caught without
     importing the training stack (two seconds of start-up with torch installed)."""
-    import cv2
-    import numpy as np
-
     image, junk = tmp_path / "grey.png", tmp_path / "junk.jpg"
     cv2.imwrite(str(image), np.full((60, 80), 128, np.uint8))
     junk.write_bytes(b"junk")
