@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from moodreel.cli import cli
+from tests.tcp_proxy import free_port
 
 
 def run(*args: object) -> Result:
@@ -130,10 +131,11 @@ def test_the_default_database_is_a_sqlite_file_created_on_first_use(tmp_path) ->
         first.stdout
 
 
-def test_commands_say_nothing_of_alembic_internals_unless_verbose(tmp_path) -> None:
+def test_commands_say_nothing_of_alembic_internals_unless_verbose() -> None:
     """``serve`` imports the database layer (and so Alembic, which announces its plugins on
     import from 1.16) before it checks its arguments."""
-    command = [sys.executable, "-m", "moodreel", "serve", "--db", "nonsense://"]
+    command = [sys.executable, "-m", "moodreel", "serve", "--port", str(free_port()),
+               "--db", "nonsense://"]
     quiet = subprocess.run(command, capture_output=True, text=True)
     assert quiet.returncode == 1 and "nonsense" in quiet.stderr
     assert "alembic" not in quiet.stderr

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from moodreel.cli import cli
 from moodreel.labels import EMOTIONS
+from moodreel.vision.image import ImageError
+from moodreel.vision.video import open_capture
 
 
 @pytest.fixture
@@ -77,9 +79,6 @@ def test_bad_video_input_is_a_clear_error(tmp_path, args, message):
 
 def test_a_camera_that_is_not_there_is_one_clear_line(capfd):
     """OpenCV's backends warn on stderr as they give up; our error already says it all."""
-    from moodreel.vision.image import ImageError
-    from moodreel.vision.video import open_capture
-
     with pytest.raises(ImageError, match="cannot open camera 99"):
         open_capture(99)
     assert "WARN" not in capfd.readouterr().err

@@ -24,6 +24,7 @@ from moodreel.web.server import (
     gunicorn_options,
     stored_secret_key,
 )
+from tests.tcp_proxy import free_port
 from tests.web.conftest import ASTRONAUT
 from tests.web.serving import serving
 
@@ -66,12 +67,13 @@ def test_serve_without_configuration_generates_a_key(tmp_path: Path) -> None:
 def test_the_serve_command_explains_what_stops_it(monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
     monkeypatch.setenv("MOODREEL_SECRET_KEY", "too-short")
-    result = CliRunner().invoke(cli, ["serve"])
+    port = ["--port", str(free_port())]  # serve checks its address first: 5000 may be taken
+    result = CliRunner().invoke(cli, ["serve", *port])
     assert result.exit_code == 1 and "shorter than 32" in result.output
     monkeypatch.delenv("MOODREEL_SECRET_KEY")
-    result = CliRunner().invoke(cli, ["serve", "--model", str(tmp_path / "none.onnx")])
+    result = CliRunner().invoke(cli, ["serve", *port, "--model", str(tmp_path / "none.onnx")])
     assert result.exit_code == 1 and "model file not found" in result.output
-    result = CliRunner().invoke(cli, ["serve", "--db", "nonsense://"])
+    result = CliRunner().invoke(cli, ["serve", *port, "--db", "nonsense://"])
     assert result.exit_code == 1 and "cannot use nonsense://" in result.output
 
 
@@ -113,7 +115,7 @@ def test_the_serve_master_never_imports_onnx_runtime(tmp_path: Path) -> None:
             print("onnxruntime imported:", "onnxruntime" in sys.modules)
 
         GunicornServer.run = report
-        cli(["serve", "--db", "sqlite:///{tmp_path / 'movies.db'}"])
+        cli(["serve", "--port", "{free_port()}", "--db", "sqlite:///{tmp_path / 'movies.db'}"])
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=120)
