@@ -9,6 +9,7 @@ import torch
 from moodreel.data.preprocess import Preprocessing
 from moodreel.labels import EMOTIONS
 from moodreel.nn import create_model
+from moodreel.nn.onnx_import import model_from_onnx
 from moodreel.train.checkpoint import model_from_checkpoint, save_checkpoint
 from moodreel.train.export import export_onnx
 from moodreel.vision.classifier import EmotionClassifier, ModelError
@@ -80,3 +81,23 @@ def test_bad_model_files_are_clear_errors(tmp_path):
     junk.write_bytes(b"not an onnx model")
     with pytest.raises(ModelError, match="not a loadable ONNX model"):
         EmotionClassifier(junk)
+
+
+def test_a_branched_model_ships_folded_and_rebuilds_from_its_file(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("mini_xception", se=8, branches=2)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(16, 1, 48, 48))
+    checkpoint = tmp_path / "branched.pt"
+    save_checkpoint(checkpoint, model=model.eval(), preprocessing=Preprocessing(48, 0.5, 0.5),
+                    epoch=1, val_report={})
+    report = export_onnx(checkpoint, tmp_path / "branched.onnx")
+    assert report.max_abs_diff < 1e-4  # against the branched model: the fold is exact
+    info = EmotionClassifier(report.path).info
+    plain = create_model("mini_xception", se=8)
+    assert info.params == sum(p.numel() for p in plain.parameters())
+    assert info.extra["model_config"]["spec"] == plain.spec
+    rebuilt, _ = model_from_onnx(report.path)
+    assert sum(p.numel() for p in rebuilt.parameters()) == info.params

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from moodreel.nn.reparam import BranchedSeparableConv
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
     "relu6": lambda: nn.ReLU6(inplace=True),
@@ -123,6 +125,29 @@ class SeparableConvBNAct(nn.Sequential):
             make_activation(act),
         )
 
+    @torch.no_grad()
+    def load_folded(self, depthwise: torch.Tensor, pointwise: torch.Tensor,
+                    bias: torch.Tensor) -> None:
+        """Become ``act(pointwise(depthwise(x)) + bias)`` in eval mode: the form that
+        ``BranchedSeparableConv.fold`` gives, its BatchNorm reduced to adding ``bias``."""
+        separable, bn = self[0], self[1]
+        separable[0].weight.copy_(depthwise)
+        separable[1].weight.copy_(pointwise)
+        bn.weight.fill_(1.0)
+        bn.bias.copy_(bias)
+        bn.running_mean.zero_()
+        bn.running_var.fill_(1.0 - bn.eps)
+
+
+def separable_conv_bn_act(in_chans: int, out_chans: int, kernel: int = 3,
+                          act: str | None = "relu", branches: int = 0) -> nn.Module:
+    """A stride-1 separable conv-BN-activation; with ``branches`` its training-time
+    over-parameterised form (``moodreel.nn.reparam``), which folds back into the plain one."""
+    if branches:
+        return BranchedSeparableConv(in_chans, out_chans, kernel, branches,
+                                     act=make_activation(act))
+    return SeparableConvBNAct(in_chans, out_chans, 1, kernel, act=act)
+
 
 class SqueezeExcite(nn.Module):
     """Channel attention: global pool -> bottleneck -> sigmoid gate (Hu et al. 2018)."""
@@ -147,15 +172,17 @@ class XceptionBlock(nn.Module):
 
     Main path: SepConv-BN-ReLU, SepConv-BN, optional squeeze-excitation (``se``: its
     bottleneck is ``out_chans / se`` wide; 0 leaves it out), 3x3 max-pool with ``stride``.
-    Shortcut: 1x1 conv with ``stride`` and BN. Output is their sum.
+    Shortcut: 1x1 conv with ``stride`` and BN. Output is their sum. ``branches`` > 0 trains
+    each separable conv over-parameterised (``moodreel.nn.reparam``); ``SpecNet.deployed``
+    folds them back.
     """
 
     def __init__(self, in_chans: int, out_chans: int, stride: int = 2, kernel: int = 3,
-                 act: str = "relu", se: int = 0) -> None:
+                 act: str = "relu", se: int = 0, branches: int = 0) -> None:
         super().__init__()
         self.main = nn.Sequential(
-            SeparableConvBNAct(in_chans, out_chans, 1, kernel, act=act),
-            SeparableConvBNAct(out_chans, out_chans, 1, kernel, act=None),
+            separable_conv_bn_act(in_chans, out_chans, kernel, act, branches),
+            separable_conv_bn_act(out_chans, out_chans, kernel, None, branches),
             SqueezeExcite(out_chans, reduction=se) if se else nn.Identity(),
             nn.MaxPool2d(3, stride, padding=1) if stride > 1 else nn.Identity(),
         )

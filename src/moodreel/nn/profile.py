@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from moodreel.nn.spec import SpecNet
+
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
@@ -114,7 +116,10 @@ def _onnx_latency(model: nn.Module, input_size: int, batch_sizes: tuple[int, ...
 
 def profile_model(model: nn.Module, input_size: int = 48, *, latency: bool = True,
                   threads: int = 1) -> dict[str, Any]:
-    """Parameters, MACs and (optionally) latency, as JSON-ready data."""
+    """Parameters, MACs and (optionally) latency of the model as deployed (training-time
+    branches folded, ``SpecNet.deployed``), as JSON-ready data."""
+    if isinstance(model, SpecNet):
+        model = model.deployed()
     result: dict[str, Any] = {
         "name": model.config.get("name", "spec"),
         "params": count_params(model),

@@ -28,8 +28,11 @@ import yaml
 from torch import nn
 
 from moodreel.nn.layers import BLOCKS
+from moodreel.nn.reparam import BranchedSeparableConv
 
 GROUP_KEYS = {"block", "width", "stride", "repeats"}
+#: The group option that only shapes training (``moodreel.nn.reparam``); deployed without it.
+TRAINING_ONLY_KEY = "branches"
 HEAD_TYPES = ("conv", "linear")
 
 
@@ -152,3 +155,29 @@ class SpecNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def deployed(self) -> SpecNet:
+        """The inference form, in eval mode: training-time branches folded into plain blocks
+        (same outputs, fewer parameters, the spec without ``branches``); ``self`` when there
+        are none."""
+        branched = {name: module for name, module in self.named_modules()
+                    if isinstance(module, BranchedSeparableConv)}
+        if not branched:
+            return self.eval()
+        spec = copy.deepcopy(self.spec)
+        for section in ("stem", "stages"):
+            for group in spec.get(section) or []:
+                group.pop(TRAINING_ONLY_KEY, None)
+        twin = SpecNet(spec, num_classes=self.num_classes, in_chans=self.in_chans)
+        twin.config.update({k: v for k, v in self.config.items() if k != "spec"})
+        if "kwargs" in twin.config:
+            twin.config["kwargs"] = {k: v for k, v in twin.config["kwargs"].items()
+                                     if k != TRAINING_ONLY_KEY}
+        missing = twin.load_state_dict(self.state_dict(), strict=False).missing_keys
+        unfilled = [key for key in missing
+                    if not any(key.startswith(name + ".") for name in branched)]
+        if unfilled:
+            raise SpecError(f"cannot deploy: no weights for {', '.join(unfilled)}")
+        for name, module in branched.items():
+            twin.get_submodule(name).load_folded(*module.fold())
+        return twin.eval()

@@ -38,8 +38,9 @@ class ExportReport:
 def export_onnx(checkpoint: str | Path, out: str | Path,
                 *, batch_sizes: tuple[int, ...] = (1, 7, 64)) -> ExportReport:
     """Write ``out`` from ``checkpoint`` and report the largest difference to PyTorch."""
-    model, preprocessing, state = model_from_checkpoint(checkpoint)
-    model = model.float().eval()
+    trained, preprocessing, state = model_from_checkpoint(checkpoint)
+    trained = trained.float().eval()
+    model = trained.deployed()
     report = state.get("val_report") or {}
     info = ModelInfo(
         labels=tuple(state["labels"]),
@@ -55,7 +56,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     )
     out = Path(out)
     write_onnx(model, info, out)
-    diff = parity(model, out, preprocessing.size, batch_sizes)
+    diff = parity(trained, out, preprocessing.size, batch_sizes)  # folding included
     write_card(out.with_suffix(".json"), info, state, macs=count_macs(model, preprocessing.size),
                parity_max_abs_diff=diff,
                outputs=[output.name for output in onnx.load_model(out).graph.output])
