@@ -49,6 +49,8 @@ def test_xception_block_trains_branched_separable_convs_when_asked():
     assert isinstance(plain.main[0], SeparableConvBNAct)
     assert len(branched.main[1].depthwise.convs) == 2
     assert count_params(branched) > count_params(plain)
+    with pytest.raises(ValueError, match="branches"):
+        XceptionBlock(8, 16, branches=-1)
 
 
 def test_a_deployed_model_computes_the_same_with_the_plain_architecture():
@@ -67,6 +69,7 @@ def test_a_deployed_model_computes_the_same_with_the_plain_architecture():
 def test_a_model_without_branches_deploys_as_itself():
     model = create_model("mini_xception")
     assert model.deployed() is model
+    assert model.training  # and left as it was
 
 
 def test_profile_reports_the_deployed_size():

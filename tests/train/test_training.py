@@ -161,3 +161,13 @@ def test_a_run_can_fine_tune_an_exported_onnx_model(folder_dataset, tmp_path):
     with pytest.raises(TrainError, match="set input_size"):
         run_training(tiny_config(folder_dataset, tmp_path / "bad", epochs=1, input_size=40,
                                  finetune=str(onnx_path)), progress=False)
+
+
+def test_a_branched_model_trains_and_says_what_it_deploys_as(folder_dataset, tmp_path, caplog):
+    config = tiny_config(folder_dataset, tmp_path / "run", epochs=1, model="mini_xception",
+                         model_kwargs={"branches": 1})
+    with caplog.at_level("INFO", logger="moodreel"):
+        result = run_training(config, progress=False)
+    assert np.isfinite(result.history[0]["train_loss"])
+    plain = sum(p.numel() for p in create_model("mini_xception").parameters())
+    assert f", {plain} once its branches are folded" in caplog.text

@@ -143,6 +143,8 @@ def separable_conv_bn_act(in_chans: int, out_chans: int, kernel: int = 3,
                           act: str | None = "relu", branches: int = 0) -> nn.Module:
     """A stride-1 separable conv-BN-activation; with ``branches`` its training-time
     over-parameterised form (``moodreel.nn.reparam``), which folds back into the plain one."""
+    if branches < 0:
+        raise ValueError(f"branches must be 0 (none) or more, got {branches}")
     if branches:
         return BranchedSeparableConv(in_chans, out_chans, kernel, branches,
                                      act=make_activation(act))

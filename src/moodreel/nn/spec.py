@@ -157,13 +157,13 @@ class SpecNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def deployed(self) -> SpecNet:
-        """The inference form, in eval mode: training-time branches folded into plain blocks
-        (same outputs, fewer parameters, the spec without ``branches``); ``self`` when there
-        are none."""
+        """The inference form: training-time branches folded into plain blocks, a new model
+        in eval mode (same outputs, fewer parameters, the spec without ``branches``);
+        ``self``, unchanged, when there are none."""
         branched = {name: module for name, module in self.named_modules()
                     if isinstance(module, BranchedSeparableConv)}
         if not branched:
-            return self.eval()
+            return self
         spec = copy.deepcopy(self.spec)
         for section in ("stem", "stages"):
             for group in spec.get(section) or []:

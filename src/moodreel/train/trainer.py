@@ -277,8 +277,11 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     if context.is_main:
         out.mkdir(parents=True, exist_ok=True)
         params = sum(p.numel() for p in model.parameters())
-        log.info("training %s (%d params) on %d images (%d per process), val %d, %s, "
-                 "%d process(es)", model.config["name"], params, len(train_data),
+        deployed = sum(p.numel() for p in model.deployed().parameters())
+        log.info("training %s (%d params%s) on %d images (%d per process), val %d, %s, "
+                 "%d process(es)", model.config["name"], params,
+                 f", {deployed} once its branches are folded" if deployed != params else "",
+                 len(train_data),
                  len(loader) * config.batch_size, len(val_data), device, context.world_size)
 
     epoch = start_epoch
