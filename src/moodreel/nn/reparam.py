@@ -50,10 +50,11 @@ class BranchedDepthwise(nn.Module):
         """``(weight (C, 1, k, k), bias (C,))`` of the one depthwise conv equal to this."""
         chans, pad = self.identity.num_features, self.kernel // 2
         parts = [fold_batchnorm(conv.weight, bn) for conv, bn in self.convs]
-        scale_kernel = torch.zeros(chans, 1, self.kernel, self.kernel)
-        scale_kernel[:, :, pad, pad] = self.scale[0].weight[:, :, 0, 0]
+        scale_weight = self.scale[0].weight
+        scale_kernel = scale_weight.new_zeros(chans, 1, self.kernel, self.kernel)
+        scale_kernel[:, :, pad, pad] = scale_weight[:, :, 0, 0]
         parts.append(fold_batchnorm(scale_kernel, self.scale[1]))
-        identity = torch.zeros(chans, 1, self.kernel, self.kernel)
+        identity = scale_weight.new_zeros(chans, 1, self.kernel, self.kernel)
         identity[:, :, pad, pad] = 1.0
         parts.append(fold_batchnorm(identity, self.identity))
         return sum(w for w, _ in parts), sum(b for _, b in parts)
@@ -81,8 +82,8 @@ class BranchedPointwise(nn.Module):
         parts = [fold_batchnorm(conv.weight, bn) for conv, bn in self.convs]
         if self.identity is not None:
             chans = self.identity.num_features
-            parts.append(fold_batchnorm(torch.eye(chans).reshape(chans, chans, 1, 1),
-                                        self.identity))
+            eye = torch.eye(chans, dtype=parts[0][0].dtype, device=parts[0][0].device)
+            parts.append(fold_batchnorm(eye.reshape(chans, chans, 1, 1), self.identity))
         return sum(w for w, _ in parts), sum(b for _, b in parts)
 
 
