@@ -26,6 +26,11 @@ def _conv_bn(conv: nn.Conv2d) -> nn.Sequential:
     return nn.Sequential(conv, nn.BatchNorm2d(conv.out_channels))
 
 
+def _summed(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One ``(kernel, bias)`` for branches that are added: their kernels and biases summed."""
+    return sum(w for w, _ in parts), sum(b for _, b in parts)
+
+
 class BranchedDepthwise(nn.Module):
     """Sum of ``branches`` depthwise ``kernel`` convs, a depthwise 1x1 conv and the identity,
     each followed by its own BatchNorm (stride 1, so the identity always fits)."""
@@ -57,7 +62,7 @@ class BranchedDepthwise(nn.Module):
         identity = scale_weight.new_zeros(chans, 1, self.kernel, self.kernel)
         identity[:, :, pad, pad] = 1.0
         parts.append(fold_batchnorm(identity, self.identity))
-        return sum(w for w, _ in parts), sum(b for _, b in parts)
+        return _summed(parts)
 
 
 class BranchedPointwise(nn.Module):
@@ -84,7 +89,7 @@ class BranchedPointwise(nn.Module):
             chans = self.identity.num_features
             eye = torch.eye(chans, dtype=parts[0][0].dtype, device=parts[0][0].device)
             parts.append(fold_batchnorm(eye.reshape(chans, chans, 1, 1), self.identity))
-        return sum(w for w, _ in parts), sum(b for _, b in parts)
+        return _summed(parts)
 
 
 class BranchedSeparableConv(nn.Module):
