@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,24 +12,30 @@ from moodreel.data.preprocess import Preprocessing
 from moodreel.labels import EMOTIONS
 from moodreel.nn import create_model
 from moodreel.nn.onnx_import import model_from_onnx
+from moodreel.nn.profile import count_params
 from moodreel.train.checkpoint import model_from_checkpoint, save_checkpoint
 from moodreel.train.export import export_onnx
 from moodreel.vision.classifier import EmotionClassifier, ModelError
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+def save_warmed_checkpoint(path: Path, val_report: dict, **model_kwargs) -> Path:
+    """A mini-Xception checkpoint whose BatchNorm statistics are non-trivial, so that parity
+    covers folded normalisation too."""
     torch.manual_seed(0)
-    model = create_model("mini_xception")
-    # Make BatchNorm statistics non-trivial so parity covers folded normalisation too.
+    model = create_model("mini_xception", **model_kwargs)
     model.train()
     with torch.no_grad():
         for _ in range(3):
             model(torch.randn(16, 1, 48, 48))
-    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     save_checkpoint(path, model=model.eval(), preprocessing=Preprocessing(48, 0.5, 0.5),
-                    epoch=1, val_report={"accuracy_7": 0.5, "accuracy_4": 0.6})
+                    epoch=1, val_report=val_report)
     return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_warmed_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.pt",
+                                  {"accuracy_7": 0.5, "accuracy_4": 0.6})
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +92,12 @@ def test_bad_model_files_are_clear_errors(tmp_path):
 
 
 def test_a_branched_model_ships_folded_and_rebuilds_from_its_file(tmp_path):
-    torch.manual_seed(0)
-    model = create_model("mini_xception", se=8, branches=2)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(16, 1, 48, 48))
-    checkpoint = tmp_path / "branched.pt"
-    save_checkpoint(checkpoint, model=model.eval(), preprocessing=Preprocessing(48, 0.5, 0.5),
-                    epoch=1, val_report={})
+    checkpoint = save_warmed_checkpoint(tmp_path / "branched.pt", {}, se=8, branches=2)
     report = export_onnx(checkpoint, tmp_path / "branched.onnx")
     assert report.max_abs_diff < 1e-4  # against the branched model: the fold is exact
     info = EmotionClassifier(report.path).info
     plain = create_model("mini_xception", se=8)
-    assert info.params == sum(p.numel() for p in plain.parameters())
+    assert info.params == count_params(plain)
     assert info.extra["model_config"]["spec"] == plain.spec
     rebuilt, _ = model_from_onnx(report.path)
-    assert sum(p.numel() for p in rebuilt.parameters()) == info.params
+    assert count_params(rebuilt) == info.params

@@ -8,6 +8,7 @@ import torch
 
 from moodreel.data.preprocess import Preprocessing
 from moodreel.nn import create_model
+from moodreel.nn.profile import count_params
 from moodreel.train import trainer
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint
 from moodreel.train.config import AugmentConfig, TrainConfig, load_config
@@ -169,5 +170,5 @@ def test_a_branched_model_trains_and_says_what_it_deploys_as(folder_dataset, tmp
     with caplog.at_level("INFO", logger="moodreel"):
         result = run_training(config, progress=False)
     assert np.isfinite(result.history[0]["train_loss"])
-    plain = sum(p.numel() for p in create_model("mini_xception").parameters())
+    plain = count_params(create_model("mini_xception"))
     assert f", {plain} once its branches are folded" in caplog.text

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from moodreel.nn.reparam import BranchedSeparableConv
+from moodreel.nn.reparam import BranchedSeparableConv, batchnorm_adding
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
@@ -133,10 +133,7 @@ class SeparableConvBNAct(nn.Sequential):
         separable, bn = self[0], self[1]
         separable[0].weight.copy_(depthwise)
         separable[1].weight.copy_(pointwise)
-        bn.weight.fill_(1.0)
-        bn.bias.copy_(bias)
-        bn.running_mean.zero_()
-        bn.running_var.fill_(1.0 - bn.eps)
+        bn.load_state_dict(batchnorm_adding(bn, bias), strict=False)  # keeps its step count
 
 
 def separable_conv_bn_act(in_chans: int, out_chans: int, kernel: int = 3,

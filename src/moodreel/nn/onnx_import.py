@@ -29,6 +29,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from moodreel.nn.registry import UnknownModelError, create_model, model_from_config
+from moodreel.nn.reparam import batchnorm_adding
 from moodreel.nn.spec import SpecError, SpecNet
 from moodreel.vision.classifier import EmotionClassifier, ModelError
 from moodreel.vision.model_info import METADATA_KEY, ModelInfo
@@ -75,7 +76,8 @@ def _state_dict(model: nn.Module, weights: dict[str, np.ndarray], path: Path
     for name, module in model.named_modules():
         if isinstance(module, nn.BatchNorm2d) and f"{name}.weight" not in weights:
             bias = weights.get(f"{_conv_before(model, name)}.weight_bias")
-            folded[name] = _identity_batchnorm(module, bias)
+            folded[name] = batchnorm_adding(module, torch.zeros(module.num_features)
+                                            if bias is None else torch.from_numpy(bias.copy()))
     out = {}
     for key, value in state.items():
         owner, _, leaf = key.rpartition(".")
@@ -133,18 +135,6 @@ def _conv_before(model: nn.Module, batchnorm_name: str) -> str:
     last = [name for name, module in model.get_submodule(first).named_modules()
             if isinstance(module, nn.Conv2d)][-1]
     return f"{first}.{last}" if last else first
-
-
-def _identity_batchnorm(module: nn.BatchNorm2d, bias: np.ndarray | None
-                        ) -> dict[str, torch.Tensor]:
-    # (x - 0) / sqrt((1 - eps) + eps) * 1 + bias == x + bias
-    chans = module.num_features
-    return {
-        "weight": torch.ones(chans),
-        "bias": torch.zeros(chans) if bias is None else torch.from_numpy(bias.copy()),
-        "running_mean": torch.zeros(chans),
-        "running_var": torch.full((chans,), 1.0 - module.eps),
-    }
 
 
 @torch.no_grad()

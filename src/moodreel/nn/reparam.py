@@ -22,6 +22,15 @@ def fold_batchnorm(kernel: torch.Tensor, bn: nn.BatchNorm2d) -> tuple[torch.Tens
     return kernel * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
 
 
+def batchnorm_adding(bn: nn.BatchNorm2d, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The state under which ``bn`` computes ``x + bias`` in eval mode: what is left of a
+    BatchNorm once it is folded into the conv before it."""
+    # (x - 0) / sqrt((1 - eps) + eps) * 1 + bias == x + bias
+    return {"weight": torch.ones_like(bias), "bias": bias,
+            "running_mean": torch.zeros_like(bias),
+            "running_var": torch.full_like(bias, 1.0 - bn.eps)}
+
+
 def _conv_bn(conv: nn.Conv2d) -> nn.Sequential:
     return nn.Sequential(conv, nn.BatchNorm2d(conv.out_channels))
 

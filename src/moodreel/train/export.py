@@ -21,7 +21,7 @@ import onnx
 import torch
 
 from moodreel.nn.onnx_export import write_onnx
-from moodreel.nn.profile import count_macs
+from moodreel.nn.profile import count_macs, count_params
 from moodreel.nn.registry import MODEL_CONFIG_KEYS
 from moodreel.train.checkpoint import model_from_checkpoint
 from moodreel.vision.model_info import ModelInfo
@@ -46,7 +46,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
         labels=tuple(state["labels"]),
         preprocessing=preprocessing,
         name=model.config.get("name", "spec"),
-        params=sum(p.numel() for p in model.parameters()),
+        params=count_params(model),
         extra={
             "model_config": {k: model.config[k] for k in MODEL_CONFIG_KEYS},
             "epoch": state.get("epoch"),

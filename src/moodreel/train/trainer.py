@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from moodreel.data.fer2013 import FaceDataset, load_split
 from moodreel.data.preprocess import Preprocessing
 from moodreel.labels import EMOTIONS
+from moodreel.nn.profile import count_params
 from moodreel.nn.registry import create_model
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
@@ -276,8 +277,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
 
     if context.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        params = sum(p.numel() for p in model.parameters())
-        deployed = sum(p.numel() for p in model.deployed().parameters())
+        params, deployed = count_params(model), count_params(model.deployed())
         log.info("training %s (%d params%s) on %d images (%d per process), val %d, %s, "
                  "%d process(es)", model.config["name"], params,
                  f", {deployed} once its branches are folded" if deployed != params else "",
