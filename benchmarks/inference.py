@@ -11,7 +11,8 @@ Runtime one intra-op thread. Prints, all measured in this run:
       preprocessing;
   (b) whole 640x480 frames, ms per frame for ``Recognizer.analyze`` (goal <= 10 ms): the
       astronaut photo placed in a frame and seeded frames from ``frames.py`` (FER-2013 ``val``
-      faces on face-free backgrounds), against the same pipeline detecting at full resolution;
+      faces on face-free backgrounds), against the same pipeline with the Haar detector (the
+      default until session 14);
   (c) in fresh subprocesses: ``import moodreel`` + ``Recognizer()`` time (goal <= 0.5 s) and
       process RSS after ``Recognizer()`` and after analysing frames (goal <= 150 MB);
   (d) the same frames through ``fer.FER(mtcnn=False).detect_emotions`` in the side
@@ -43,7 +44,7 @@ import numpy as np
 from frames import DEFAULT_DATA, Frame, astronaut_bgr, make_frames, score
 
 from moodreel.vision.classifier import EmotionClassifier
-from moodreel.vision.detector import HaarFaceDetector, HaarSettings
+from moodreel.vision.detector import HaarFaceDetector
 from moodreel.vision.image import to_gray
 from moodreel.vision.recognizer import Recognizer
 
@@ -207,19 +208,18 @@ def classifier_section(classifier: EmotionClassifier, faces: np.ndarray) -> dict
 def frame_section(frames: list[Frame], astronaut: np.ndarray) -> dict[str, float]:
     print("\n(b) whole 640x480 frames, ms per frame (Recognizer.analyze, 1 thread)")
     ours = Recognizer(threads=1)
-    full = Recognizer(threads=1, detector=HaarFaceDetector(
-        HaarSettings(**{**vars(HaarSettings()), "detect_side": 640})))
+    haar = Recognizer(threads=1, detector=HaarFaceDetector())
     images = [frame.image for frame in frames]
     out: dict[str, float] = {}
     out["astronaut"] = best_ms(lambda: ours.analyze(astronaut), 50)
-    out["astronaut_full"] = best_ms(lambda: full.analyze(astronaut), 10)
+    out["astronaut_haar"] = best_ms(lambda: haar.analyze(astronaut), 10)
     found = ours.analyze(astronaut)
     out["frames"], results = per_frame_ms(ours.analyze, images)
-    out["frames_full"], results_full = per_frame_ms(full.analyze, images)
+    out["frames_haar"], results_haar = per_frame_ms(haar.analyze, images)
     out["recall"] = score(frames, [np.array([f.box for f in r]).reshape(-1, 4)
                                    for r in results]).recall
-    recall_full = score(frames, [np.array([f.box for f in r]).reshape(-1, 4)
-                                 for r in results_full]).recall
+    recall_haar = score(frames, [np.array([f.box for f in r]).reshape(-1, 4)
+                                 for r in results_haar]).recall
     # Where the time goes, per frame: colour conversion, detection, crops + CNN.
     grays = [to_gray(image) for image in images]
     boxes = [ours.detector.detect(gray) for gray in grays]
@@ -233,13 +233,13 @@ def frame_section(frames: list[Frame], astronaut: np.ndarray) -> dict[str, float
     settings = ours.detector.settings
     print(f"  detector: {settings}")
     print(f"  astronaut frame ({len(found)} face{'s' if len(found) != 1 else ''} found): "
-          f"{out['astronaut']:6.2f} ms = {1000 / out['astronaut']:5.0f} FPS; full-resolution "
-          f"detection (baseline) {out['astronaut_full']:6.2f} ms, "
-          f"{out['astronaut_full'] / out['astronaut']:4.1f}x slower")
+          f"{out['astronaut']:6.2f} ms = {1000 / out['astronaut']:5.0f} FPS; Haar detector "
+          f"(baseline) {out['astronaut_haar']:6.2f} ms, "
+          f"{out['astronaut_haar'] / out['astronaut']:4.1f}x the time")
     print(f"  {len(frames)} benchmark frames: {out['frames']:6.2f} ms = "
-          f"{1000 / out['frames']:5.0f} FPS, recall {out['recall']:.3f}; full-resolution "
-          f"detection (baseline) {out['frames_full']:6.2f} ms, recall {recall_full:.3f}, "
-          f"{out['frames_full'] / out['frames']:4.1f}x slower")
+          f"{1000 / out['frames']:5.0f} FPS, recall {out['recall']:.3f}; Haar detector "
+          f"(baseline) {out['frames_haar']:6.2f} ms, recall {recall_haar:.3f}, "
+          f"{out['frames_haar'] / out['frames']:4.1f}x the time")
     goal = max(out["astronaut"], out["frames"])
     print(f"  goal <= 10 ms per frame: {'met' if goal <= 10 else 'missed'}")
     print(f"  per frame: to_gray {gray_ms:5.2f} ms, detect {detect_ms:5.2f} ms, crop+classify "

@@ -15,18 +15,21 @@ if TYPE_CHECKING:
     from moodreel.vision.detector import FaceDetector, HaarFaceDetector, HaarSettings
     from moodreel.vision.image import ImageError, decode_image, read_image, to_gray
     from moodreel.vision.model_info import ModelError
+    from moodreel.vision.mtcnn import MtcnnFaceDetector, MtcnnSettings
     from moodreel.vision.recognizer import Face, Recognizer
 
 _HOMES = {
     "EmotionClassifier": "classifier", "ModelError": "model_info",
     "FaceDetector": "detector", "HaarFaceDetector": "detector", "HaarSettings": "detector",
+    "MtcnnFaceDetector": "mtcnn", "MtcnnSettings": "mtcnn",
     "ImageError": "image", "decode_image": "image", "read_image": "image", "to_gray": "image",
     "Face": "recognizer", "Recognizer": "recognizer",
 }
 
 __all__ = [
     "EmotionClassifier", "Face", "FaceDetector", "HaarFaceDetector", "HaarSettings",
-    "ImageError", "ModelError", "Recognizer", "decode_image", "read_image", "to_gray",
+    "ImageError", "ModelError", "MtcnnFaceDetector", "MtcnnSettings", "Recognizer",
+    "decode_image", "read_image", "to_gray",
 ]
 
 

@@ -15,9 +15,10 @@ import numpy as np
 from moodreel.data.preprocess import Preprocessing
 from moodreel.labels import EMOTIONS
 from moodreel.vision.crop import crop_faces, square_box
-from moodreel.vision.detector import FaceDetector, HaarFaceDetector
+from moodreel.vision.detector import FaceDetector
 from moodreel.vision.draw import as_bgr
 from moodreel.vision.image import ImageError, to_gray
+from moodreel.vision.mtcnn import MtcnnFaceDetector
 
 #: Grayscale uint8 crops ``(N, H, W)`` -> probabilities ``(N, K)`` and heat maps
 #: ``(N, S, S)`` in [0, 1] of each face's top class.
@@ -59,7 +60,7 @@ def explain_image(image: np.ndarray, explainer: Explainer, preprocessing: Prepro
     if height == width and height <= 2 * preprocessing.size:
         boxes = np.array([[0, 0, width, height]])
     else:
-        boxes = (detector or HaarFaceDetector()).detect(gray)
+        boxes = (detector or MtcnnFaceDetector()).detect(gray)
         if not len(boxes):
             raise ImageError("no face found; try a photo with a frontal face, or a face crop")
     probabilities, maps = explainer(crop_faces(gray, boxes, preprocessing, margin=0.0))

@@ -19,8 +19,9 @@ from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, as_dict, basic_view
 from moodreel.vision.cam import HeatMap
 from moodreel.vision.classifier import EmotionClassifier
 from moodreel.vision.crop import crop_faces, square_box
-from moodreel.vision.detector import FaceDetector, HaarFaceDetector
+from moodreel.vision.detector import FaceDetector
 from moodreel.vision.image import ColorOrder, ImageError, to_gray
+from moodreel.vision.mtcnn import MtcnnFaceDetector
 
 #: Below this top probability a face is flagged ``uncertain``.
 UNCERTAIN_BELOW = 0.4
@@ -65,8 +66,9 @@ class Face:
 class Recognizer:
     """Build once (loads the model and the detector), then call ``analyze`` per image.
 
-    ``margin`` grows each face box before cropping; 0 is best measured
-    (``benchmarks/detection.py``): Haar boxes already match FER-2013's framing.
+    The detector is MTCNN unless one is given (``HaarFaceDetector`` is the other one we
+    ship). ``margin`` grows each face box before cropping; 0 is best measured
+    (``benchmarks/detection.py``): both detectors' boxes already match FER-2013's framing.
     """
 
     def __init__(self, model_path: str | Path | None = None, *,
@@ -78,7 +80,7 @@ class Recognizer:
         if self.classifier.labels != EMOTIONS:
             raise ValueError(f"model labels {self.classifier.labels} are not the 7 FER "
                              f"emotions {EMOTIONS}")
-        self.detector = detector or HaarFaceDetector()
+        self.detector = detector or MtcnnFaceDetector(threads=threads)
         self.margin = margin
         self.uncertain_below = uncertain_below
 

@@ -78,7 +78,7 @@ def analyze() -> Any:
     explain = params.boolean(values, "explain", False)
     session_id = params.session_id(values)
     options = recommend_options(values) if want_movies else None  # before the costly part
-    if explain and not services().recognizer().classifier.explains:
+    if explain and not services().recognizer.classifier.explains:
         raise ApiError(501, "cannot explain", "the server's model has no class activation maps; "
                                               "export it again with `moodreel export`")
     data = image_bytes(request, values)
@@ -124,7 +124,7 @@ def detect_faces(data: bytes, explain: bool) -> tuple[list[Face], list[HeatMap] 
         raise ApiError(413, "image too large", str(error)) from None
     except ImageError as error:
         raise ApiError(415, "not an image", f"{error}; send a JPEG, PNG or WebP photo") from None
-    recognizer = services().recognizer()
+    recognizer = services().recognizer
     try:
         if explain:
             return recognizer.analyze_explained(gray)

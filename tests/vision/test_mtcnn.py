@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+import pytest
+
+from moodreel.vision.model_info import ModelError
+from moodreel.vision.mtcnn import MtcnnFaceDetector, MtcnnSettings, _crop, _nms
+from moodreel.vision.tracker import iou
+from tests.vision.conftest import ASTRONAUT_FACE
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return MtcnnFaceDetector()
+
+
+@pytest.fixture(scope="module")
+def astronaut_gray(astronaut_bgr):
+    return cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
+
+
+def test_the_astronaut_photo_holds_exactly_one_square_face(detector, astronaut_gray):
+    boxes = detector.detect(astronaut_gray)
+    assert boxes.shape == (1, 4) and boxes.dtype == np.int64
+    assert iou(boxes, np.array([ASTRONAUT_FACE]))[0, 0] > 0.6
+    assert abs(boxes[0, 2] - boxes[0, 3]) <= 1
+
+
+def test_boxes_are_in_the_pixels_of_the_image_given(detector, astronaut_gray):
+    big = cv2.resize(astronaut_gray, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    assert iou(detector.detect(big), np.array([ASTRONAUT_FACE]) * 2).max() > 0.6
+
+
+def test_several_faces_come_sorted_top_to_bottom_then_left_to_right(detector, astronaut_gray):
+    x, y, w, h = ASTRONAUT_FACE
+    face = astronaut_gray[y - 40:y + h + 40, x - 40:x + w + 40]
+    mosaic = np.vstack([np.hstack([face, face, face]), np.hstack([face, face, face])])
+    boxes = detector.detect(mosaic)
+    assert len(boxes) == 6
+    keys = [(int(by), int(bx)) for bx, by, _, _ in boxes]
+    assert keys == sorted(keys)
+    assert boxes[0, 1] < face.shape[0] <= boxes[3, 1]  # three in the top row first
+
+
+@pytest.mark.parametrize("image", [np.full((480, 640), 128, np.uint8),
+                                   np.random.default_rng(0).integers(0, 256, (480, 640),
+                                                                     dtype=np.uint8),
+                                   np.zeros((24, 24), np.uint8)])
+def test_no_face_in_flat_grey_noise_or_a_tiny_image(detector, image):
+    assert detector.detect(image).shape == (0, 4)
+
+
+def test_a_face_half_out_of_the_image_is_still_found(detector, astronaut_gray):
+    x, y, w, h = ASTRONAUT_FACE
+    cut = astronaut_gray[:, x + w // 3:]  # the left third of the face is gone
+    boxes = detector.detect(cut)
+    visible = np.array([[0, y, w - w // 3, h]])
+    assert len(boxes) == 1 and iou(boxes, visible)[0, 0] > 0.4
+
+
+def test_crops_leaving_the_image_are_black_there():
+    gray = np.full((10, 10), 200, np.uint8)
+    crop = _crop(gray, np.array([-10, 0, 9, 19, 1.0]), 20)  # left and bottom halves outside
+    assert crop.shape == (20, 20)
+    assert (crop[:10, :10] == 0).all() and (crop[:10, 10:] == 200).all()
+    assert (crop[10:] == 0).all()
+
+
+def test_suppression_keeps_the_most_probable_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 99, 99, 0.9], [10, 10, 109, 109, 0.95], [0, 0, 39, 39, 0.99],
+                      [300, 300, 349, 349, 0.5]], dtype=np.float64)
+    assert sorted(_nms(boxes, 0.5).tolist()) == [1, 2, 3]
+    # over the smaller box, the small one inside the large one counts as a duplicate
+    assert sorted(_nms(boxes, 0.5, by_smaller=True).tolist()) == [2, 3]
+
+
+def test_the_pyramid_starts_where_the_smallest_face_fills_the_window(detector):
+    levels = detector.pyramid(np.zeros((480, 640), np.uint8))
+    smallest = MtcnnSettings().min_face * 480
+    first_scale, first = levels[0]
+    assert first_scale == pytest.approx(12 / smallest)
+    assert first.shape == (int(480 * first_scale + 1), int(640 * first_scale + 1))
+    sides = [min(image.shape) for _, image in levels]
+    assert sides == sorted(sides, reverse=True) and sides[-1] >= 12
+    assert min(480, 640) * levels[-1][0] * MtcnnSettings().scale_step < 12
+
+
+def test_one_detector_serves_several_threads_alike(detector, astronaut_gray):
+    images = [astronaut_gray, cv2.flip(astronaut_gray, 1), astronaut_gray[50:, 30:]] * 4
+    alone = [detector.detect(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(detector.detect, images))
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("settings", [{"min_face_px": 11}, {"scale_step": 1.0},
+                                      {"scale_step": 0.0}])
+def test_settings_that_cannot_work_are_refused(settings):
+    with pytest.raises(ValueError):
+        MtcnnSettings(**settings)
+
+
+def test_a_missing_or_broken_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        MtcnnFaceDetector(model_dir=tmp_path)
+    for name in ("pnet", "rnet", "onet"):
+        (tmp_path / f"mtcnn_{name}.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a loadable ONNX model"):
+        MtcnnFaceDetector(model_dir=tmp_path)

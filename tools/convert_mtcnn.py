@@ -1,0 +1,163 @@
+"""Convert MTCNN's three networks from the facenet-pytorch wheel to the ONNX files we ship.
+
+    pip download --no-deps facenet-pytorch==2.6.0 -d /tmp/wheels
+    .venv/bin/python tools/convert_mtcnn.py /tmp/wheels/facenet_pytorch-2.6.0-py3-none-any.whl
+
+Writes ``src/moodreel/assets/mtcnn_{pnet,rnet,onet}.onnx`` (``--out`` elsewhere) and checks
+each file against the PyTorch network on random input. Run once by a developer, never at run
+time: the package ships the converted files (MIT, see ``assets/mtcnn_LICENSE.txt``).
+
+Why convert rather than depend on facenet-pytorch: serving never imports PyTorch, and the
+wheel's detector needs torchvision. Two changes on the way, neither changing what the networks
+compute on a gray image: the first convolution takes one channel (its weights summed over
+RGB, exact for a gray image repeated in three channels, which is what our detector sees), and
+the face classifiers end in the face probability alone; O-Net's landmark head is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "moodreel" / "assets"
+WEIGHTS = "facenet_pytorch/data/{}.pt"
+LICENSE = "facenet_pytorch-2.6.0.dist-info/LICENSE.md"
+OPSET = 17
+
+
+def _conv(cin: int, cout: int, kernel: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, kernel), nn.PReLU(cout)]
+
+
+class PNet(nn.Module):
+    """Proposal net: fully convolutional, one 12x12 window every 2 pixels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.prelu1 = _conv(3, 10, 3)
+        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv2, self.prelu2 = _conv(10, 16, 3)
+        self.conv3, self.prelu3 = _conv(16, 32, 3)
+        self.conv4_1 = nn.Conv2d(32, 2, 1)
+        self.conv4_2 = nn.Conv2d(32, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
+        return self.conv4_2(x), torch.softmax(self.conv4_1(x), dim=1)[:, 1]
+
+
+class RNet(nn.Module):
+    """Refine net: 24x24 crops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.prelu1 = _conv(3, 28, 3)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2, self.prelu2 = _conv(28, 48, 3)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3, self.prelu3 = _conv(48, 64, 2)
+        self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
+        self.dense5_1 = nn.Linear(128, 2)
+        self.dense5_2 = nn.Linear(128, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.prelu3(self.conv3(self.pool2(self.prelu2(self.conv2(x)))))
+        # Caffe's flattening order, which the dense weights were trained with
+        x = self.prelu4(self.dense4(x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)))
+        return self.dense5_2(x), torch.softmax(self.dense5_1(x), dim=1)[:, 1]
+
+
+class ONet(nn.Module):
+    """Output net: 48x48 crops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.prelu1 = _conv(3, 32, 3)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2, self.prelu2 = _conv(32, 64, 3)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3, self.prelu3 = _conv(64, 64, 3)
+        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv4, self.prelu4 = _conv(64, 128, 2)
+        self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
+        self.dense6_1 = nn.Linear(256, 2)
+        self.dense6_2 = nn.Linear(256, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.pool2(self.prelu2(self.conv2(x)))
+        x = self.pool3(self.prelu3(self.conv3(x)))
+        x = self.prelu4(self.conv4(x))
+        x = self.prelu5(self.dense5(x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)))
+        return self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1]
+
+
+NETS = {"pnet": (PNet, 12), "rnet": (RNet, 24), "onet": (ONet, 48)}
+
+
+def to_gray_input(net: nn.Module) -> nn.Module:
+    """The same network on one channel: a gray image repeated in RGB meets summed weights."""
+    rgb = net.conv1
+    gray = nn.Conv2d(1, rgb.out_channels, rgb.kernel_size)
+    with torch.no_grad():
+        gray.weight.copy_(rgb.weight.sum(dim=1, keepdim=True))
+        gray.bias.copy_(rgb.bias)
+    net.conv1 = gray
+    return net
+
+
+def load(wheel: zipfile.ZipFile, name: str) -> nn.Module:
+    cls, _ = NETS[name]
+    state = torch.load(io.BytesIO(wheel.read(WEIGHTS.format(name))), weights_only=True)
+    state = {k: v for k, v in state.items() if not k.startswith("dense6_3")}  # landmarks
+    net = cls()
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def export(net: nn.Module, name: str, path: Path) -> float:
+    """Write ``net`` to ``path``; the largest output difference from PyTorch on random input."""
+    _, side = NETS[name]
+    shape = (2, 1, 67, 91) if name == "pnet" else (5, 1, side, side)
+    axes = {0: "faces"} if name != "pnet" else {0: "images", 2: "height", 3: "width"}
+    sample = torch.rand(shape) * 2 - 1
+    torch.onnx.export(net, (sample,), str(path), input_names=["image"],
+                      output_names=["box_offsets", "face_probability"],
+                      dynamic_axes={"image": axes}, opset_version=OPSET, dynamo=False)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    check = torch.rand(shape[0] + 1, *shape[1:]) * 2 - 1
+    with torch.no_grad():
+        expected = [t.numpy() for t in net(check)]
+    got = session.run(None, {"image": check.numpy()})
+    return max(float(np.abs(a - b).max()) for a, b in zip(expected, got, strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("wheel", type=Path, help="facenet_pytorch-2.6.0-py3-none-any.whl")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    with zipfile.ZipFile(args.wheel) as wheel:
+        for name in NETS:
+            path = args.out / f"mtcnn_{name}.onnx"
+            error = export(to_gray_input(load(wheel, name)), name, path)
+            print(f"{path}: {path.stat().st_size:,} bytes, max difference from PyTorch {error:.1e}")
+            if error > 1e-4:
+                sys.exit(f"{name}: ONNX Runtime differs from PyTorch by {error}")
+        (args.out / "mtcnn_LICENSE.txt").write_bytes(
+            b"MTCNN weights (Zhang et al. 2016) as distributed in facenet-pytorch 2.6.0,\n"
+            b"converted to ONNX by tools/convert_mtcnn.py.\n\n" + wheel.read(LICENSE))
+
+
+if __name__ == "__main__":
+    main()
