@@ -32,7 +32,10 @@ Nothing here downloads anything: pass the files, or their rows are skipped.
 
 Prints recall (overall and by face side), false positives per frame, astronaut false faces
 and misses, ms per frame (one thread, best of 3 passes taken in turns) and the time ratio
-against the Haar detector.
+against the Haar detector. Then, since a detector's boxes are what the emotion model sees, the
+shipped model's accuracy on the faces that both the Haar detector and MTCNN find, with each
+one's boxes (crop margin 0, ``Recognizer``'s default) and MTCNN's at other margins, paired
+against Haar's; and the faces each one reads correctly out of all the faces.
 """
 
 from __future__ import annotations
@@ -45,16 +48,20 @@ from xml.etree import ElementTree
 import cv2
 import numpy as np
 from detection import best_ms, recall_by_size
-from frames import DEFAULT_DATA, astronaut_frames, make_frames, score
+from frames import DEFAULT_DATA, astronaut_frames, make_frames, match_boxes, score
 
+from moodreel.labels import EMOTIONS
 from moodreel.vision.detector import HaarFaceDetector, HaarSettings, haar_cascade_path
 from moodreel.vision.image import to_gray
 from moodreel.vision.mtcnn import MtcnnFaceDetector, MtcnnSettings
+from moodreel.vision.recognizer import Recognizer
 
 BLAZE_MIN_SCORE = 0.5
 BLAZE_NMS_IOU = 0.3
 #: Face sides (px in the 640x480 frame, inclusive) for recall by size; frames.py pastes 72-240.
 SIZE_BUCKETS = ((72, 99), (100, 129), (130, 169), (170, 240))
+#: Crop margins tried with MTCNN's boxes (``Recognizer.margin``; 0 is its default).
+MARGINS = (-0.05, 0.0, 0.05)
 
 
 class LbpHaarDetector(HaarFaceDetector):
@@ -296,6 +303,45 @@ def main() -> None:
               f"{result.false_positives / result.frames:6.3f} {on_photo.false_positives:8d} "
               f"{on_photo.faces - on_photo.found:6d} {best[name]:8.2f} {best[name] / base:6.2f}")
         print("    recall by face side: " + ", ".join(recall_by_size(frames, found, SIZE_BUCKETS)))
+    if "MTCNN (default since s14)" in detectors:
+        emotion_accuracy(frames, grays, detectors["Haar (side 280, 1.3)"],
+                         detectors["MTCNN (default since s14)"])
+
+
+def emotion_accuracy(frames: list, grays: list[np.ndarray], haar: HaarFaceDetector,
+                     mtcnn: MtcnnFaceDetector, margins: tuple[float, ...] = MARGINS) -> None:
+    """The shipped model's accuracy with each detector's boxes, on the faces both find
+    (paired against Haar's at margin 0) and on all the faces."""
+    recognizers = {m: Recognizer(margin=m, threads=1) for m in margins}
+    both: dict[str, list[bool]] = {"Haar, margin 0": []} | {f"MTCNN, margin {m:+.2f}": []
+                                                            for m in margins}
+    right = {"Haar": 0, "MTCNN": 0}
+    for frame, gray in zip(frames, grays, strict=True):
+        names = [EMOTIONS[int(i)] for i in frame.labels]
+        read = {}
+        for key, detector in (("Haar", haar), ("MTCNN", mtcnn)):
+            boxes = detector.detect(gray)
+            pairs = match_boxes(boxes, frame.boxes)
+            faces = recognizers[0.0].classify(gray, boxes[[d for d, _ in pairs]])
+            read[key] = {t: (boxes[d], face.top == names[t])
+                         for (d, t), face in zip(pairs, faces, strict=True)}
+            right[key] += sum(ok for _, ok in read[key].values())
+        for t in read["Haar"].keys() & read["MTCNN"].keys():
+            both["Haar, margin 0"].append(read["Haar"][t][1])
+            box = read["MTCNN"][t][0][None]
+            for m in margins:
+                both[f"MTCNN, margin {m:+.2f}"].append(
+                    recognizers[m].classify(gray, box)[0].top == names[t])
+    base = np.asarray(both["Haar, margin 0"], dtype=np.float64)
+    faces = sum(len(f.boxes) for f in frames)
+    print(f"\nEmotion accuracy of the shipped model on the {len(base)} faces both find "
+          f"(paired against Haar's boxes):")
+    for name, values in both.items():
+        diff = np.asarray(values, dtype=np.float64) - base
+        print(f"  {name:<24} {np.mean(values):.3f}   {diff.mean():+.3f} +- "
+              f"{diff.std(ddof=1) / np.sqrt(len(diff)):.3f}")
+    print(f"Faces read correctly out of all {faces}: " + ", ".join(
+        f"{key} {count} ({count / faces:.3f})" for key, count in right.items()))
 
 
 if __name__ == "__main__":

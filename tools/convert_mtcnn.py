@@ -73,7 +73,7 @@ class RNet(nn.Module):
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.prelu3(self.conv3(self.pool2(self.prelu2(self.conv2(x)))))
         # Caffe's flattening order, which the dense weights were trained with
-        x = self.prelu4(self.dense4(x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)))
+        x = self.prelu4(self.dense4(torch.flatten(x.permute(0, 3, 2, 1), 1)))
         return self.dense5_2(x), torch.softmax(self.dense5_1(x), dim=1)[:, 1]
 
 
@@ -98,7 +98,7 @@ class ONet(nn.Module):
         x = self.pool2(self.prelu2(self.conv2(x)))
         x = self.pool3(self.prelu3(self.conv3(x)))
         x = self.prelu4(self.conv4(x))
-        x = self.prelu5(self.dense5(x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)))
+        x = self.prelu5(self.dense5(torch.flatten(x.permute(0, 3, 2, 1), 1)))
         return self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1]
 
 

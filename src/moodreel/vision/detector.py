@@ -1,4 +1,7 @@
-"""Face detection behind a small interface, with OpenCV's Haar cascade as the default.
+"""Face detection behind a small interface, and OpenCV's Haar cascade behind it.
+
+MTCNN (``moodreel.vision.mtcnn``) is ``Recognizer``'s default since session 14: it finds more
+faces in less time. The Haar detector remains for callers who want no CNN in detection.
 
 A detector takes an 8-bit grayscale image and returns boxes ``(N, 4)`` as ``x, y, w, h``
 in that image's pixels. Callers who have their own detector implement ``FaceDetector``;
