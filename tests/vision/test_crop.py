@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from moodreel.data.preprocess import Preprocessing
@@ -44,3 +45,27 @@ def test_serving_crops_equal_training_preprocessing():
 def test_no_boxes_give_an_empty_batch():
     assert crop_faces(np.zeros((10, 10), np.uint8), np.zeros((0, 4)),
                       Preprocessing()).shape == (0, 48, 48)
+
+
+def test_a_roll_turns_the_face_back_upright():
+    # A bar tilted by 20 degrees about the box centre reads as a level bar once turned back.
+    level = np.zeros((200, 200), np.uint8)
+    level[95:105, 40:160] = 255
+    tilt = cv2.getRotationMatrix2D((100, 100), -20, 1.0)  # clockwise, as a head tilts
+    tilted = cv2.warpAffine(level, tilt, (200, 200))
+    box = np.array([[50, 50, 100, 100]])
+    pre = Preprocessing(size=100)
+    plain = crop_faces(tilted, box, pre, margin=0.0)[0]
+    turned = crop_faces(tilted, box, pre, margin=0.0, rolls=[20.0])[0]
+    expected = crop_faces(level, box, pre, margin=0.0)[0]
+    assert np.abs(turned.astype(int) - expected).mean() < 3
+    assert np.abs(plain.astype(int) - expected).mean() > 20
+
+
+def test_a_zero_roll_is_the_plain_crop():
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 256, (120, 160), dtype=np.uint8)
+    boxes = np.array([[-10, 5, 50, 50], [60, 40, 70, 70]])
+    pre = Preprocessing(size=48)
+    np.testing.assert_array_equal(crop_faces(gray, boxes, pre, rolls=[0.0, 0.0]),
+                                  crop_faces(gray, boxes, pre))

@@ -111,3 +111,16 @@ def test_a_missing_or_broken_model_is_a_clear_error(tmp_path):
         (tmp_path / f"mtcnn_{name}.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a loadable ONNX model"):
         MtcnnFaceDetector(model_dir=tmp_path)
+
+
+@pytest.mark.parametrize("angle", [-20, 15])
+def test_the_roll_follows_the_eyes(detector, astronaut_gray, angle):
+    _, [upright] = detector.locate(astronaut_gray)
+    x, y, w, h = ASTRONAUT_FACE
+    turn = cv2.getRotationMatrix2D((x + w / 2, y + h / 2), angle, 1.0)  # counter-clockwise
+    turned = cv2.warpAffine(astronaut_gray, turn, astronaut_gray.shape[::-1],
+                            borderMode=cv2.BORDER_REFLECT)
+    boxes, rolls = detector.locate(turned)
+    assert len(boxes) == 1 and abs(upright) < 10
+    assert rolls[0] == pytest.approx(upright - angle, abs=4)
+    np.testing.assert_array_equal(boxes, detector.detect(turned))

@@ -20,7 +20,7 @@ def test_the_astronaut_is_found_and_smiles(recognizer, astronaut_bgr):
     assert best.top == "happy"
     assert best.confidence > 0.5 and not best.uncertain
     data = json.loads(json.dumps(best.to_dict()))
-    assert set(data) == {"box", "emotions", "basic", "top", "confidence", "uncertain"}
+    assert set(data) == {"box", "emotions", "basic", "top", "confidence", "uncertain", "roll"}
     assert list(data["emotions"]) == list(EMOTIONS)
     assert list(data["basic"]) == list(BASIC_EMOTIONS)
     assert sum(data["emotions"].values()) == pytest.approx(1, abs=1e-5)
@@ -110,3 +110,29 @@ def test_every_public_name_of_the_vision_package_resolves() -> None:
         assert getattr(vision, name).__name__ == name
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         vision.nothing  # noqa: B018
+
+
+def test_a_tilted_face_is_read_upright(recognizer, astronaut_bgr):
+    from moodreel.vision.detector import HaarFaceDetector
+    from moodreel.vision.recognizer import Recognizer
+
+    x, y, w, h = ASTRONAUT_FACE
+    turn = cv2.getRotationMatrix2D((x + w / 2, y + h / 2), 25, 1.0)
+    tilted = cv2.warpAffine(astronaut_bgr, turn, astronaut_bgr.shape[1::-1],
+                            borderMode=cv2.BORDER_REFLECT)
+    [upright] = recognizer.analyze(astronaut_bgr)
+    [aligned] = recognizer.analyze(tilted)
+    [unaligned] = Recognizer(align=False).analyze(tilted)
+    assert aligned.roll == pytest.approx(upright.roll - 25, abs=5) and unaligned.roll == 0
+    # turned back, the face reads as it does upright; left tilted, less so
+    gap = np.abs(np.subtract(aligned.probabilities, upright.probabilities)).sum()
+    assert gap < np.abs(np.subtract(unaligned.probabilities, upright.probabilities)).sum()
+    assert Recognizer(detector=HaarFaceDetector()).analyze(astronaut_bgr)[0].roll == 0
+    [heat] = recognizer.explain(tilted, [aligned])
+    assert heat.values.max() == pytest.approx(1) and heat.values[0, 0] == 0
+
+
+def test_rolls_must_match_the_boxes(recognizer, astronaut_bgr):
+    gray = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
+    with pytest.raises(ValueError, match="2 rolls for 1 boxes"):
+        recognizer.classify(gray, np.array([ASTRONAUT_FACE]), rolls=[0.0, 1.0])

@@ -1,4 +1,5 @@
-"""Face crops for the CNN: a square box with margin, padded at the image edges.
+"""Face crops for the CNN: a square box with margin, padded at the image edges, and turned
+upright when the detector found the face tilted.
 
 Padding replicates the border pixels instead of wrapping around or clipping the box, so a
 face touching the edge keeps its position in the crop and no pixel from the opposite side
@@ -22,22 +23,36 @@ def square_box(box: np.ndarray, margin: float) -> tuple[int, int, int]:
 
 
 def crop_faces(gray: np.ndarray, boxes: np.ndarray, preprocessing: Preprocessing,
-               margin: float = 0.1) -> np.ndarray:
-    """Crops ``(N, size, size)`` uint8 for boxes ``(N, 4)`` in a grayscale image."""
+               margin: float = 0.1, rolls: np.ndarray | None = None) -> np.ndarray:
+    """Crops ``(N, size, size)`` uint8 for boxes ``(N, 4)`` in a grayscale image. With
+    ``rolls`` (degrees, one per box, as ``MtcnnFaceDetector.locate`` measures them), each
+    face is turned back by its roll about its box's centre, eyes level as in FER-2013."""
     boxes = np.asarray(boxes).reshape(-1, 4)
+    rolls = np.zeros(len(boxes)) if rolls is None else np.asarray(rolls, dtype=np.float64)
     height, width = gray.shape[:2]
     crops = []
-    for box in boxes:
+    for box, roll in zip(boxes, rolls, strict=True):
         x0, y0, side = square_box(box, margin)
         x1, y1 = x0 + side, y0 + side
-        top, left = max(0, -y0), max(0, -x0)
-        bottom, right = max(0, y1 - height), max(0, x1 - width)
         inside = gray[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
         if inside.size == 0:
             raise ValueError(f"face box {box.tolist()} lies outside the {width}x{height} image")
-        if top or left or bottom or right:
-            inside = cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_REPLICATE)
+        if roll:
+            inside = upright(gray, x0, y0, side, roll)
+        elif x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+            inside = cv2.copyMakeBorder(inside, max(0, -y0), max(0, y1 - height), max(0, -x0),
+                                        max(0, x1 - width), cv2.BORDER_REPLICATE)
         crops.append(preprocessing.resize(inside[None])[0])
     if not crops:
         return np.zeros((0, preprocessing.size, preprocessing.size), dtype=np.uint8)
     return np.stack(crops)
+
+
+def upright(gray: np.ndarray, x0: int, y0: int, side: int, roll: float) -> np.ndarray:
+    """The square at ``(x0, y0)`` of ``side`` pixels, its content turned counter-clockwise
+    by ``roll`` degrees about its centre; pixels from outside the image repeat its border,
+    as the unturned crop's do."""
+    matrix = cv2.getRotationMatrix2D((x0 + side / 2, y0 + side / 2), roll, 1.0)
+    matrix[:, 2] -= (x0, y0)
+    return cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)

@@ -70,22 +70,39 @@ class MtcnnFaceDetector:
                                            for name in ("pnet", "rnet", "onet"))
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
+        return self.locate(gray)[0]
+
+    def locate(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes ``(N, 4)`` as ``detect`` returns them, and each face's roll ``(N,)``: the
+        angle in degrees of the line from the eye on the image's left to the other one,
+        positive when that line falls to the right (the angle ``Recognizer`` rotates the
+        face back by, counter-clockwise, before reading it)."""
         s = self.settings
+        none = np.zeros((0, 4), dtype=np.int64), np.zeros(0)
         boxes = self.proposals(gray)
-        if len(boxes):  # R-Net's 24-pixel crops come from a half-size copy, for speed
-            half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2),
-                              interpolation=cv2.INTER_AREA)
-            boxes, offsets = self.rescore(self.rnet, half, _scaled(boxes, 0.5), 24,
-                                          s.thresholds[1])
-            kept = _nms(boxes, s.stage_overlap)
-            boxes = _squared(_regressed(_scaled(boxes[kept], 2), offsets[kept]))
-        if len(boxes):
-            boxes, offsets = self.rescore(self.onet, gray, boxes, 48, s.thresholds[2])
-            boxes = _regressed(boxes, offsets)
-            boxes = _squared(boxes[_nms(boxes, s.final_overlap, by_smaller=True)])
+        if len(boxes) == 0:
+            return none
+        # R-Net's 24-pixel crops come from a half-size copy, for speed
+        half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2),
+                          interpolation=cv2.INTER_AREA)
+        scaled = _scaled(boxes, 0.5)
+        offsets, probability = self.rnet.run(None, {"image": _crops(half, scaled, 24)})
+        kept = probability > s.thresholds[1]
+        boxes = _with_probability(boxes[kept], probability[kept])
+        nms = _nms(boxes, s.stage_overlap)
+        boxes = _squared(_regressed(boxes[nms], offsets[kept][nms]))
+        if len(boxes) == 0:
+            return none
+        offsets, probability, landmarks = self.onet.run(None, {"image": _crops(gray, boxes, 48)})
+        kept = probability > s.thresholds[2]
+        rolls = _rolls(boxes[kept], landmarks[kept])
+        boxes = _regressed(_with_probability(boxes[kept], probability[kept]), offsets[kept])
+        nms = _nms(boxes, s.final_overlap, by_smaller=True)
+        boxes, rolls = _squared(boxes[nms]), rolls[nms]
         xywh = np.round(np.column_stack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2]]))
         xywh = xywh.astype(np.int64).reshape(-1, 4)
-        return xywh[np.lexsort((xywh[:, 0], xywh[:, 1]))]
+        order = np.lexsort((xywh[:, 0], xywh[:, 1]))
+        return xywh[order], rolls[order]
 
     def pyramid(self, gray: np.ndarray) -> list[tuple[float, np.ndarray]]:
         """``(scale, image)`` pairs: the image shrunk so that the smallest face sought fills
@@ -125,18 +142,6 @@ class MtcnnFaceDetector:
         kept = _nms(found, s.stage_overlap)
         return _squared(_regressed(found[kept], moves[kept]))
 
-    @staticmethod
-    def rescore(net: ort.InferenceSession, gray: np.ndarray, boxes: np.ndarray, side: int,
-                threshold: float) -> tuple[np.ndarray, np.ndarray]:
-        """The boxes whose ``side``-pixel crops ``net`` scores at least ``threshold``, with
-        its probability, and its box offsets for them."""
-        crops = np.stack([_crop(gray, box, side) for box in boxes])[:, None]
-        offsets, probability = net.run(None, {"image": _normalised(crops)})
-        kept = probability > threshold
-        boxes = boxes[kept].copy()
-        boxes[:, 4] = probability[kept]
-        return boxes, offsets[kept]
-
 
 def _session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
     if not path.is_file():
@@ -149,6 +154,24 @@ def _session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
 
 def _normalised(pixels: np.ndarray) -> np.ndarray:
     return (pixels.astype(np.float32) - MEAN) * SCALE
+
+
+def _crops(gray: np.ndarray, boxes: np.ndarray, side: int) -> np.ndarray:
+    """Network input ``(N, 1, side, side)``: each box's pixels, resized and normalised."""
+    return _normalised(np.stack([_crop(gray, box, side) for box in boxes])[:, None])
+
+
+def _with_probability(boxes: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    return np.column_stack([boxes[:, :4], probability])
+
+
+def _rolls(boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Degrees from the first eye to the second; landmarks are O-Net's box fractions
+    (x of both eyes, nose and mouth corners, then their y) of the boxes it was given."""
+    sides = boxes[:, 2:4] - boxes[:, :2] + 1
+    dx = (landmarks[:, 1] - landmarks[:, 0]) * sides[:, 0]
+    dy = (landmarks[:, 6] - landmarks[:, 5]) * sides[:, 1]
+    return np.degrees(np.arctan2(dy, dx))
 
 
 def _scaled(boxes: np.ndarray, factor: float) -> np.ndarray:

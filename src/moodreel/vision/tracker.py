@@ -6,7 +6,7 @@ exponential moving average, so labels do not flicker from frame to frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -78,8 +78,7 @@ class FaceTracker:
                 past = np.asarray(track.face.probabilities)
                 now = np.asarray(face.probabilities)
                 smoothed = self.smoothing * past + (1 - self.smoothing) * now
-                track.face = Face(face.box, tuple(float(p) for p in smoothed),
-                                  face.uncertain_below)
+                track.face = replace(face, probabilities=tuple(float(p) for p in smoothed))
                 track.raw = face
                 track.missed = 0
                 track.age += 1
