@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from moodreel.vision.detector import HaarFaceDetector, HaarSettings
+from moodreel.vision.image import shrink
 from moodreel.vision.tracker import iou
 from tests.vision.conftest import ASTRONAUT_FACE
 
@@ -87,7 +88,7 @@ def test_the_detection_copy_averages_like_one_area_resize(shape, size):
     about as much fine detail (here noise) left to alias as one area resize leaves; one
     bilinear or nearest-neighbour resize of 640x480 would keep 1.8x as much."""
     gray = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    small = HaarFaceDetector.shrink(gray, size)
+    small = shrink(gray, size)
     assert small.shape == size[::-1] and small.dtype == np.uint8
     reference = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     assert abs(small.mean() - reference.mean()) < 0.5

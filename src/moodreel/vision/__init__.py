@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from moodreel.vision.classifier import EmotionClassifier
-    from moodreel.vision.detector import FaceDetector, HaarFaceDetector, HaarSettings
+    from moodreel.vision.detector import (
+        FaceDetector,
+        FaceLocator,
+        HaarFaceDetector,
+        HaarSettings,
+    )
     from moodreel.vision.image import ImageError, decode_image, read_image, to_gray
     from moodreel.vision.model_info import ModelError
     from moodreel.vision.mtcnn import MtcnnFaceDetector, MtcnnSettings
@@ -20,15 +25,16 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "EmotionClassifier": "classifier", "ModelError": "model_info",
-    "FaceDetector": "detector", "HaarFaceDetector": "detector", "HaarSettings": "detector",
+    "FaceDetector": "detector", "FaceLocator": "detector", "HaarFaceDetector": "detector",
+    "HaarSettings": "detector",
     "MtcnnFaceDetector": "mtcnn", "MtcnnSettings": "mtcnn",
     "ImageError": "image", "decode_image": "image", "read_image": "image", "to_gray": "image",
     "Face": "recognizer", "Recognizer": "recognizer",
 }
 
 __all__ = [
-    "EmotionClassifier", "Face", "FaceDetector", "HaarFaceDetector", "HaarSettings",
-    "ImageError", "ModelError", "MtcnnFaceDetector", "MtcnnSettings", "Recognizer",
+    "EmotionClassifier", "Face", "FaceDetector", "FaceLocator", "HaarFaceDetector",
+    "HaarSettings", "ImageError", "ModelError", "MtcnnFaceDetector", "MtcnnSettings", "Recognizer",
     "decode_image", "read_image", "to_gray",
 ]
 

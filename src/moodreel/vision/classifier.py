@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from moodreel.assets import default_model_path
 from moodreel.vision.cam import CAM_OUTPUTS, class_maps, heat_maps
 from moodreel.vision.model_info import METADATA_KEY, ModelError, ModelInfo
+from moodreel.vision.onnx_session import open_session
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -28,17 +28,7 @@ class EmotionClassifier:
 
     def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise ModelError(f"model file not found: {path}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(0, threads)  # 0 lets ONNX Runtime use every core
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), options,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as error:  # ORT raises its own exception types for bad files
-            raise ModelError(f"{path}: not a loadable ONNX model ({error})") from None
+        self.session = open_session(path, threads=threads)  # threads 0: every core
         metadata = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:
             raise ModelError(f"{path}: ONNX model lacks moodreel metadata (labels, input size)")

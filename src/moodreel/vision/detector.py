@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+
+from moodreel.vision.image import shrink
 
 #: Windows this close (a fraction of their size) form one group; OpenCV's own value.
 GROUP_EPS = 0.2
 #: Face sides, relative to the candidate's, that the verifying cascade looks for.
 VERIFY_RANGE = (0.7, 1.45)
-#: The largest last step of ``HaarFaceDetector.shrink`` done bilinearly (see there).
-BILINEAR_UP_TO = 1.25
 #: OpenCV's frontal-face cascade that proposes the faces unless settings name another.
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -30,6 +30,16 @@ DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 class FaceDetector(Protocol):
     def detect(self, gray: np.ndarray) -> np.ndarray:
         """Boxes ``(N, 4)`` int ``x, y, w, h`` for faces in a grayscale ``(H, W)`` image."""
+        ...
+
+
+@runtime_checkable
+class FaceLocator(FaceDetector, Protocol):
+    """A detector that also measures how far each face is tilted."""
+
+    def locate(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes ``(N, 4)`` as ``detect`` returns them and each face's roll ``(N,)``: the
+        degrees (counter-clockwise) that turn it upright."""
         ...
 
 
@@ -79,6 +89,10 @@ class HaarSettings:
 class HaarFaceDetector:
     """OpenCV Haar cascade on a downscaled copy; boxes are mapped back to full resolution."""
 
+    #: How the detection copy is made; ``benchmarks/detector_alternatives.py`` swaps in the
+    #: one area resize it replaced, to time both.
+    shrink = staticmethod(shrink)
+
     def __init__(self, settings: HaarSettings | None = None) -> None:
         self.settings = settings or HaarSettings()
         self.cascade = _load_cascade(haar_cascade_path(self.settings.cascade))
@@ -118,25 +132,6 @@ class HaarFaceDetector:
             return none
         boxes = np.round(np.asarray(groups, dtype=np.float64) / scale).astype(np.int64)
         return boxes, np.asarray(counts, dtype=np.int64).reshape(-1) // 2
-
-    @staticmethod
-    def shrink(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """``gray`` scaled down to ``size`` (width, height), cheaply: OpenCV's area filter is
-        fast only for whole ratios, so an even-sided image at least twice the size is halved
-        with it first; a last step of at most ``BILINEAR_UP_TO`` (640x480 to 280x210: 1.14)
-        is bilinear, which then leaves about as much fine detail to alias as one area resize
-        (on noise: 0.8x-1.06x its standard deviation), a larger one an area resize. 640x480
-        to 280x210 costs 0.08 ms against 0.63 ms for one area resize."""
-        width, height = size
-        while (gray.shape[1] >= 2 * width and gray.shape[0] >= 2 * height
-               and gray.shape[1] % 2 == 0 and gray.shape[0] % 2 == 0):
-            gray = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2),
-                              interpolation=cv2.INTER_AREA)
-        if gray.shape[:2] == (height, width):
-            return gray
-        ratio = max(gray.shape[1] / width, gray.shape[0] / height)
-        return cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR if ratio <= BILINEAR_UP_TO
-                          else cv2.INTER_AREA)
 
     def windows(self, small: np.ndarray, min_side: int) -> np.ndarray:
         """Every window ``(N, 4)`` of the first cascade on the detection copy ``small``, faces

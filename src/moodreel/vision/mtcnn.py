@@ -16,11 +16,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from moodreel.assets import ASSETS_DIR
-from moodreel.vision.detector import HaarFaceDetector
-from moodreel.vision.model_info import ModelError
+from moodreel.vision.image import shrink
+from moodreel.vision.onnx_session import open_session
 
 #: P-Net's window and the stride of its output grid, in pyramid pixels.
 CELL, STRIDE = 12, 2
@@ -62,12 +61,9 @@ class MtcnnFaceDetector:
     def __init__(self, settings: MtcnnSettings | None = None, *,
                  model_dir: str | Path = ASSETS_DIR, threads: int = 1) -> None:
         self.settings = settings or MtcnnSettings()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.pnet, self.rnet, self.onet = (_session(Path(model_dir) / f"mtcnn_{name}.onnx", options)
-                                           for name in ("pnet", "rnet", "onet"))
+        self.pnet, self.rnet, self.onet = (
+            open_session(Path(model_dir) / f"mtcnn_{name}.onnx", threads=threads,
+                         what="face detector model") for name in ("pnet", "rnet", "onet"))
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         return self.locate(gray)[0]
@@ -115,7 +111,7 @@ class MtcnnFaceDetector:
         while min(height, width) * scale >= CELL:
             size = (int(width * scale + 1), int(height * scale + 1))
             if not levels:  # from the full image, cheaply; the rest from this small copy
-                image = HaarFaceDetector.shrink(gray, size)
+                image = shrink(gray, size)
             else:
                 image = cv2.resize(levels[0][1], size, interpolation=cv2.INTER_AREA)
             levels.append((scale, image))
@@ -141,15 +137,6 @@ class MtcnnFaceDetector:
         found, moves = np.concatenate(windows), np.concatenate(offsets)
         kept = _nms(found, s.stage_overlap)
         return _squared(_regressed(found[kept], moves[kept]))
-
-
-def _session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
-    if not path.is_file():
-        raise ModelError(f"face detector model not found: {path}")
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # ORT raises its own exception types for bad files
-        raise ModelError(f"{path}: not a loadable ONNX model ({error})") from None
 
 
 def _normalised(pixels: np.ndarray) -> np.ndarray:

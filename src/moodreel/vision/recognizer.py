@@ -20,7 +20,7 @@ from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, as_dict, basic_view
 from moodreel.vision.cam import HeatMap
 from moodreel.vision.classifier import EmotionClassifier
 from moodreel.vision.crop import crop_faces, square_box
-from moodreel.vision.detector import FaceDetector
+from moodreel.vision.detector import FaceDetector, FaceLocator
 from moodreel.vision.image import ColorOrder, ImageError, to_gray
 from moodreel.vision.mtcnn import MtcnnFaceDetector
 
@@ -90,7 +90,7 @@ class Recognizer:
         self.detector = detector or MtcnnFaceDetector(threads=threads)
         self.margin = margin
         self.uncertain_below = uncertain_below
-        self.align = align and hasattr(self.detector, "locate")
+        self.align = align and isinstance(self.detector, FaceLocator)
 
     def detect(self, image: np.ndarray, color_order: ColorOrder = "bgr") -> np.ndarray:
         """Face boxes ``(N, 4)`` in ``image``."""
