@@ -48,7 +48,7 @@ from xml.etree import ElementTree
 import cv2
 import numpy as np
 from detection import best_ms, recall_by_size
-from frames import DEFAULT_DATA, astronaut_frames, make_frames, match_boxes, score
+from frames import DEFAULT_DATA, Frame, astronaut_frames, make_frames, match_boxes, score
 
 from moodreel.labels import EMOTIONS
 from moodreel.vision.detector import HaarFaceDetector, HaarSettings, haar_cascade_path
@@ -308,7 +308,7 @@ def main() -> None:
                          detectors["MTCNN (default since s14)"])
 
 
-def emotion_accuracy(frames: list, grays: list[np.ndarray], haar: HaarFaceDetector,
+def emotion_accuracy(frames: list[Frame], grays: list[np.ndarray], haar: HaarFaceDetector,
                      mtcnn: MtcnnFaceDetector, margins: tuple[float, ...] = MARGINS) -> None:
     """The shipped model's accuracy with each detector's boxes, on the faces both find
     (paired against Haar's at margin 0) and on all the faces."""
