@@ -148,3 +148,15 @@ def test_python_dash_m_runs_the_cli():
                           text=True)
     assert done.returncode == 0
     assert "moodreel" in done.stdout
+
+
+def test_predict_notes_a_tilted_face(tmp_path):
+    data = pytest.importorskip("skimage.data", reason="scikit-image provides the test photo")
+    photo = np.ascontiguousarray(data.astronaut()[..., ::-1])
+    turn = cv2.getRotationMatrix2D((222, 112), 25, 1.0)
+    path = tmp_path / "tilted.png"
+    cv2.imwrite(str(path), cv2.warpAffine(photo, turn, photo.shape[1::-1],
+                                          borderMode=cv2.BORDER_REFLECT))
+    result = CliRunner().invoke(cli, ["predict", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 face(s)" in result.output and "tilted 2" in result.output

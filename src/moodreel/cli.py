@@ -41,6 +41,8 @@ log = logging.getLogger("moodreel")
 TRAIN_EXTRAS_HINT = "this command needs the training extras: pip install 'moodreel[train]'"
 #: ``cam`` reads the ONNX model's class maps (no torch); the others are gradient methods.
 EXPLAIN_METHODS = ("cam", "gradcam", "guided", "guided-gradcam")
+#: `predict` notes a face tilted at least this many degrees (it was read turned upright).
+TILT_NOTED = 5
 
 
 #: The errors a user can cause that are not ``ValueError``s (``ValueError`` covers the rest:
@@ -357,8 +359,9 @@ def predict(images: tuple[str, ...], model: str | None, as_json: bool, annotate:
                 ranked = sorted(face.emotions.items(), key=lambda kv: -kv[1])
                 others = ", ".join(f"{name} {p:.0%}" for name, p in ranked[1:4])
                 flag = " (uncertain)" if face.uncertain else ""
-                click.echo(f"  face {i} at {list(face.box)}: {face.top} {face.confidence:.0%}"
-                           f"{flag}; then {others}")
+                tilt = f", tilted {abs(face.roll):.0f} deg" if abs(face.roll) >= TILT_NOTED else ""
+                click.echo(f"  face {i} at {list(face.box)}{tilt}: {face.top} "
+                           f"{face.confidence:.0%}{flag}; then {others}")
     if as_json:
         click.echo(json.dumps(results, indent=2))
     if any("error" in result for result in results):
