@@ -11,7 +11,11 @@ Why convert rather than depend on facenet-pytorch: serving never imports PyTorch
 wheel's detector needs torchvision. Two changes on the way, neither changing what the networks
 compute on a gray image: the first convolution takes one channel (its weights summed over
 RGB, exact for a gray image repeated in three channels, which is what our detector sees), and
-the face classifiers end in the face probability alone.
+the face classifiers end in the face probability alone. Two more for ONNX Runtime's speed,
+same numbers: PReLU is written as ``relu(x) - a * relu(-x)`` (bit for bit the same; ONNX
+Runtime's PRelu broadcasts its per-channel slope slowly, 45% of R-Net's time), and the
+two-way softmax as the sigmoid of the logits' difference (the same function; a softmax
+across channels is slow in ONNX Runtime).
 """
 
 from __future__ import annotations
@@ -34,7 +38,21 @@ OPSET = 17
 
 
 def _conv(cin: int, cout: int, kernel: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, kernel), nn.PReLU(cout)]
+    return [nn.Conv2d(cin, cout, kernel), PReLU(cout)]
+
+
+class PReLU(nn.PReLU):
+    """``nn.PReLU`` (same weights) exported as two ReLUs, which ONNX Runtime runs twice as
+    fast as its PRelu: ``relu(x) - a * relu(-x)`` is ``x`` or ``a * x`` exactly."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        slope = self.weight.view(1, -1, *([1] * (x.dim() - 2)))
+        return torch.relu(x) - slope * torch.relu(-x)
+
+
+def face_probability(logits: torch.Tensor) -> torch.Tensor:
+    """The second of two classes' softmax probability, as the sigmoid it equals."""
+    return torch.sigmoid(logits[:, 1] - logits[:, 0])
 
 
 class PNet(nn.Module):
@@ -52,7 +70,7 @@ class PNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
-        return self.conv4_2(x), torch.softmax(self.conv4_1(x), dim=1)[:, 1]
+        return self.conv4_2(x), face_probability(self.conv4_1(x))
 
 
 class RNet(nn.Module):
@@ -65,7 +83,7 @@ class RNet(nn.Module):
         self.conv2, self.prelu2 = _conv(28, 48, 3)
         self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
         self.conv3, self.prelu3 = _conv(48, 64, 2)
-        self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
+        self.dense4, self.prelu4 = nn.Linear(576, 128), PReLU(128)
         self.dense5_1 = nn.Linear(128, 2)
         self.dense5_2 = nn.Linear(128, 4)
 
@@ -74,7 +92,7 @@ class RNet(nn.Module):
         x = self.prelu3(self.conv3(self.pool2(self.prelu2(self.conv2(x)))))
         # Caffe's flattening order, which the dense weights were trained with
         x = self.prelu4(self.dense4(torch.flatten(x.permute(0, 3, 2, 1), 1)))
-        return self.dense5_2(x), torch.softmax(self.dense5_1(x), dim=1)[:, 1]
+        return self.dense5_2(x), face_probability(self.dense5_1(x))
 
 
 class ONet(nn.Module):
@@ -89,7 +107,7 @@ class ONet(nn.Module):
         self.conv3, self.prelu3 = _conv(64, 64, 3)
         self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
         self.conv4, self.prelu4 = _conv(64, 128, 2)
-        self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
+        self.dense5, self.prelu5 = nn.Linear(1152, 256), PReLU(256)
         self.dense6_1 = nn.Linear(256, 2)
         self.dense6_2 = nn.Linear(256, 4)
         self.dense6_3 = nn.Linear(256, 10)
@@ -101,7 +119,7 @@ class ONet(nn.Module):
         x = self.prelu4(self.conv4(x))
         x = self.prelu5(self.dense5(torch.flatten(x.permute(0, 3, 2, 1), 1)))
         # landmarks: x of the eyes, nose and mouth corners, then their y, as box fractions
-        return (self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1],
+        return (self.dense6_2(x), face_probability(self.dense6_1(x)),
                 self.dense6_3(x))
 
 

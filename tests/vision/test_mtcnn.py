@@ -77,6 +77,37 @@ def test_suppression_keeps_the_most_probable_of_overlapping_boxes():
     assert sorted(_nms(boxes, 0.5, by_smaller=True).tolist()) == [2, 3]
 
 
+def greedy_nms(boxes: np.ndarray, overlap: float) -> list[int]:
+    """Textbook non-maximum suppression on intersection over union, inclusive pixels."""
+    kept: list[int] = []
+    for i in np.argsort(-boxes[:, 4], kind="stable"):
+        if all(pixel_iou(boxes[i], boxes[k]) <= overlap for k in kept):
+            kept.append(int(i))
+    return kept
+
+
+def pixel_iou(a: np.ndarray, b: np.ndarray) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
+    inter = width * height
+    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
+    return inter / (area - inter)
+
+
+@pytest.mark.parametrize("whole_pixels", [True, False])
+def test_suppression_over_the_union_keeps_what_the_textbook_loop_keeps(whole_pixels):
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        count = int(rng.integers(0, 40))
+        corners = rng.uniform(0, 150, (count, 2))
+        boxes = np.column_stack([corners, corners + rng.uniform(4, 60, (count, 2)),
+                                 rng.uniform(0.5, 1, count)])
+        if whole_pixels:
+            boxes[:, :4] = np.floor(boxes[:, :4])
+        for overlap in (0.5, 0.7):
+            assert _nms(boxes, overlap).tolist() == greedy_nms(boxes, overlap)
+
+
 def test_the_pyramid_starts_where_the_smallest_face_fills_the_window(detector):
     levels = detector.pyramid(np.zeros((480, 640), np.uint8))
     smallest = MtcnnSettings().min_face * 480

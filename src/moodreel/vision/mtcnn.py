@@ -95,7 +95,7 @@ class MtcnnFaceDetector:
         boxes = _regressed(_with_probability(boxes[kept], probability[kept]), offsets[kept])
         nms = _nms(boxes, s.final_overlap, by_smaller=True)
         boxes, rolls = _squared(boxes[nms]), rolls[nms]
-        xywh = np.round(np.column_stack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2]]))
+        xywh = np.round(np.column_stack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2] + 1]))
         xywh = xywh.astype(np.int64).reshape(-1, 4)
         order = np.lexsort((xywh[:, 0], xywh[:, 1]))
         return xywh[order], rolls[order]
@@ -196,7 +196,12 @@ def _crop(gray: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
 def _nms(boxes: np.ndarray, overlap: float, *, by_smaller: bool = False) -> np.ndarray:
     """Indices of the boxes kept by non-maximum suppression on their probability (column
     4): a box goes when its overlap with a more probable kept one (intersection over union,
-    or over the smaller box) exceeds ``overlap``."""
+    or over the smaller box) exceeds ``overlap``. Over the union, OpenCV's loop does it 10x
+    faster than numpy's for P-Net's dozens of boxes per level; probabilities must be > 0."""
+    if not by_smaller:
+        rects = np.column_stack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2] + 1])
+        kept = cv2.dnn.NMSBoxes(rects, boxes[:, 4], 0.0, overlap)
+        return np.asarray(kept, dtype=np.int64).reshape(-1)
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     areas = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(boxes[:, 4])[::-1]
@@ -207,7 +212,5 @@ def _nms(boxes: np.ndarray, overlap: float, *, by_smaller: bool = False) -> np.n
         width = np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1
         height = np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1
         inter = np.maximum(0, width) * np.maximum(0, height)
-        base = (np.minimum(areas[best], areas[rest]) if by_smaller
-                else areas[best] + areas[rest] - inter)
-        order = rest[inter / base <= overlap]
+        order = rest[inter / np.minimum(areas[best], areas[rest]) <= overlap]
     return np.asarray(kept, dtype=np.int64)
