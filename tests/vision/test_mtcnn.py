@@ -128,13 +128,6 @@ def test_one_detector_serves_several_threads_alike(detector, astronaut_gray):
         np.testing.assert_array_equal(a, b)
 
 
-def test_its_sessions_keep_no_memory_per_input_shape(detector):
-    # each image size brings new pyramid shapes: per-shape plans and an arena only grow
-    for session in (detector.pnet, detector.rnet, detector.onet):
-        options = session.get_session_options()
-        assert not options.enable_cpu_mem_arena and not options.enable_mem_pattern
-
-
 @pytest.mark.parametrize("settings", [{"min_face_px": 11}, {"scale_step": 1.0},
                                       {"scale_step": 0.0}])
 def test_settings_that_cannot_work_are_refused(settings):

@@ -64,8 +64,7 @@ class MtcnnFaceDetector:
         self.settings = settings or MtcnnSettings()
         self.pnet, self.rnet, self.onet = (
             open_session(Path(model_dir) / f"mtcnn_{name}.onnx", threads=threads,
-                         what="face detector model", shapes_vary=True)
-            for name in ("pnet", "rnet", "onet"))
+                         what="face detector model") for name in ("pnet", "rnet", "onet"))
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         return self.locate(gray)[0]

@@ -9,24 +9,15 @@ import onnxruntime as ort
 from moodreel.vision.model_info import ModelError
 
 
-def open_session(path: Path, *, threads: int, what: str = "model",
-                 shapes_vary: bool = False) -> ort.InferenceSession:
+def open_session(path: Path, *, threads: int, what: str = "model") -> ort.InferenceSession:
     """A CPU session on ``path`` with ``threads`` intra-op threads (0: every core) and quiet
-    logs; ``ModelError`` naming ``what`` if the file is missing or not a loadable model.
-
-    ``shapes_vary``: for inputs of ever new shapes (MTCNN's pyramid levels of each image
-    size, its batches of proposals), without the memory arena and the per-shape memory plans,
-    which grew a process by 25 MB over 121 frames (``benchmarks/inference.py``), at no cost
-    in speed measured."""
+    logs; ``ModelError`` naming ``what`` if the file is missing or not a loadable model."""
     if not path.is_file():
         raise ModelError(f"{what} file not found: {path}")
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(0, threads)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    if shapes_vary:
-        options.enable_cpu_mem_arena = False
-        options.enable_mem_pattern = False
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ORT raises its own exception types for bad files
