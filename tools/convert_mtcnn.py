@@ -11,7 +11,7 @@ Why convert rather than depend on facenet-pytorch: serving never imports PyTorch
 wheel's detector needs torchvision. Two changes on the way, neither changing what the networks
 compute on a gray image: the first convolution takes one channel (its weights summed over
 RGB, exact for a gray image repeated in three channels, which is what our detector sees), and
-the face classifiers end in the face probability alone. And for ONNX Runtime's speed (1.2x
+the face classifiers end in the face probability alone. And for ONNX Runtime's speed (1.5x
 per frame), forms that compute the same numbers (``Cascade``): PReLU as two ReLUs, PReLU
 after the pooling it preceded, the two-way softmax as a sigmoid; each file is checked
 against the original forms.

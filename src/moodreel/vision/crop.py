@@ -28,7 +28,7 @@ def crop_faces(gray: np.ndarray, boxes: np.ndarray, preprocessing: Preprocessing
     ``rolls`` (degrees, one per box, as ``MtcnnFaceDetector.locate`` measures them), each
     face is turned back by its roll about its box's centre, eyes level as in FER-2013."""
     boxes = np.asarray(boxes).reshape(-1, 4)
-    rolls = np.zeros(len(boxes)) if rolls is None else np.asarray(rolls, dtype=np.float64)
+    rolls = rolls_for(boxes, rolls)
     height, width = gray.shape[:2]
     crops = []
     for box, roll in zip(boxes, rolls, strict=True):
@@ -38,7 +38,7 @@ def crop_faces(gray: np.ndarray, boxes: np.ndarray, preprocessing: Preprocessing
         if inside.size == 0:
             raise ValueError(f"face box {box.tolist()} lies outside the {width}x{height} image")
         if roll:
-            inside = upright(gray, x0, y0, side, roll)
+            inside = turned_square(gray, x0, y0, side, roll, cv2.BORDER_REPLICATE)
         elif x0 < 0 or y0 < 0 or x1 > width or y1 > height:
             inside = cv2.copyMakeBorder(inside, max(0, -y0), max(0, y1 - height), max(0, -x0),
                                         max(0, x1 - width), cv2.BORDER_REPLICATE)
@@ -48,11 +48,24 @@ def crop_faces(gray: np.ndarray, boxes: np.ndarray, preprocessing: Preprocessing
     return np.stack(crops)
 
 
-def upright(gray: np.ndarray, x0: int, y0: int, side: int, roll: float) -> np.ndarray:
+def rolls_for(boxes: np.ndarray, rolls: np.ndarray | None) -> np.ndarray:
+    """One roll in degrees per box (all 0 without ``rolls``); ``ValueError`` if the counts
+    differ."""
+    if rolls is None:
+        return np.zeros(len(boxes))
+    rolls = np.asarray(rolls, dtype=np.float64).reshape(-1)
+    if len(rolls) != len(boxes):
+        raise ValueError(f"{len(rolls)} rolls for {len(boxes)} boxes")
+    return rolls
+
+
+def turned_square(image: np.ndarray, x0: int, y0: int, side: int, degrees: float,
+                  border: int) -> np.ndarray:
     """The square at ``(x0, y0)`` of ``side`` pixels, its content turned counter-clockwise
-    by ``roll`` degrees about its centre; pixels from outside the image repeat its border,
-    as the unturned crop's do."""
-    matrix = cv2.getRotationMatrix2D((x0 + side / 2, y0 + side / 2), roll, 1.0)
+    by ``degrees`` about its centre; pixels from outside ``image`` follow OpenCV's
+    ``border`` mode (a crop repeats the image's border, as the unturned crop does; a heat
+    map turned back takes 0)."""
+    matrix = cv2.getRotationMatrix2D((x0 + side / 2, y0 + side / 2), degrees, 1.0)
     matrix[:, 2] -= (x0, y0)
-    return cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, matrix, (side, side), flags=cv2.INTER_LINEAR,
+                          borderMode=border)

@@ -19,7 +19,7 @@ import numpy as np
 from moodreel.labels import BASIC_EMOTIONS, EMOTIONS, as_dict, basic_view
 from moodreel.vision.cam import HeatMap
 from moodreel.vision.classifier import EmotionClassifier
-from moodreel.vision.crop import crop_faces, square_box
+from moodreel.vision.crop import crop_faces, rolls_for, square_box, turned_square
 from moodreel.vision.detector import FaceDetector, FaceLocator
 from moodreel.vision.image import ColorOrder, ImageError, to_gray
 from moodreel.vision.mtcnn import MtcnnFaceDetector
@@ -109,7 +109,7 @@ class Recognizer:
                  rolls: np.ndarray | None = None) -> list[Face]:
         """Emotions for known ``boxes`` in a grayscale image (each face turned back by its
         roll in degrees, if given), all faces in one batch."""
-        rolls = _rolls_for(boxes, rolls)
+        rolls = rolls_for(boxes, rolls)
         return self._faces(boxes, rolls,
                            self.classifier.predict_proba(self._crops(gray, boxes, rolls)))
 
@@ -162,19 +162,7 @@ class Recognizer:
         for box, roll, probs, heat in zip(boxes, rolls, probabilities, values, strict=True):
             x0, y0, side = square_box(box, self.margin)
             if roll:
-                size = heat.shape[0]
-                turn = cv2.getRotationMatrix2D((size / 2, size / 2), -roll, 1.0)
-                heat = cv2.warpAffine(heat, turn, (size, size), flags=cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                heat = turned_square(heat, 0, 0, heat.shape[0], -roll, cv2.BORDER_CONSTANT)
                 heat = heat / max(float(heat.max()), 1e-12)  # interpolation lowers the peak
             maps.append(HeatMap((x0, y0, side, side), EMOTIONS[int(probs.argmax())], heat))
         return maps
-
-
-def _rolls_for(boxes: np.ndarray, rolls: np.ndarray | None) -> np.ndarray:
-    if rolls is None:
-        return np.zeros(len(boxes))
-    rolls = np.asarray(rolls, dtype=np.float64).reshape(-1)
-    if len(rolls) != len(boxes):
-        raise ValueError(f"{len(rolls)} rolls for {len(boxes)} boxes")
-    return rolls
