@@ -63,10 +63,17 @@ def test_a_face_half_out_of_the_image_is_still_found(detector, astronaut_gray):
 
 def test_crops_leaving_the_image_are_black_there():
     gray = np.full((10, 10), 200, np.uint8)
-    crop = _crop(gray, np.array([-10, 0, 9, 19, 1.0]), 20)  # left and bottom halves outside
+    crop = _crop(gray, [-10, 0, 9, 19], 20)  # left and bottom halves outside
     assert crop.shape == (20, 20)
     assert (crop[:10, :10] == 0).all() and (crop[:10, 10:] == 200).all()
     assert (crop[10:] == 0).all()
+
+
+def test_a_crop_inside_the_image_matches_one_that_leaves_it_where_the_image_is_black():
+    gray = np.pad(np.random.default_rng(0).integers(1, 256, (40, 50), dtype=np.uint8), 10)
+    inside = _crop(gray, [0, 2, 29, 31], 24)  # within the black border: cut straight out
+    leaving = _crop(gray[10:, 10:], [-10, -8, 19, 21], 24)  # the same pixels, black added
+    assert inside.any() and np.array_equal(inside, leaving)
 
 
 def test_suppression_keeps_the_most_probable_of_overlapping_boxes():

@@ -47,10 +47,12 @@ def current_weights(session: Session, strategy: str, emotions: Iterable[str], *,
     emotions = list(emotions)
     weights: dict[str, dict[int, float]] = {emotion: {} for emotion in emotions}
     asked = {"strategy": strategy, "emotions": emotions}
-    for emotion, genre_id, weight in session.execute(CONFIGURED_WEIGHTS, asked):
+    connection = session.connection()  # Core: plain rows, without the ORM's overhead
+    for emotion, genre_id, weight in connection.execute(CONFIGURED_WEIGHTS, asked).all():
         weights[emotion][genre_id] = weight
     if learning:
-        for emotion, genre_id, likes, dislikes in session.execute(FEEDBACK_COUNTS, asked):
+        for emotion, genre_id, likes, dislikes in connection.execute(FEEDBACK_COUNTS,
+                                                                     asked).all():
             base = weights[emotion].get(genre_id, 0.0)
             weights[emotion][genre_id] = posterior_weight(base, likes, dislikes)
     return weights

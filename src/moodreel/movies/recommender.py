@@ -104,7 +104,8 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
     mapping = mapping or load_mapping()
     probabilities = mood_probabilities(mood)
     _check(strategy, count, (year_min, year_max), min_rating)
-    names = dict(session.execute(GENRE_NAMES).all())
+    # Core statements on the session's connection: the ORM layer adds nothing to plain rows
+    names = dict(session.connection().execute(GENRE_NAMES).all())
     ids = {name: genre_id for genre_id, name in names.items()}
     weights = current_weights(session, strategy, probabilities, learning=learning)
     fit = {genre_id: sum(p * weights[e].get(genre_id, 0.0) for e, p in probabilities.items())
@@ -131,18 +132,21 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
     rng = random.Random(seed)
     candidates = _candidates(session, searched, count, set(exclude), year_min, year_max,
                              min_rating, rng)
+    # A film's primary genre is its best-fitting one (ties by name): rank the genres once
+    rank = {g: i for i, g in enumerate(sorted(names, key=lambda g: (-fit[g], names[g])))}
+    unknown = len(rank)  # a genre added since the names were read ranks last
     scored: list[tuple[float, int, int]] = []  # (score, movie id, primary genre)
     for movie_id in sorted(candidates):
         quality, genre_ids = candidates[movie_id]
-        if blocked.intersection(genre_ids):
+        if blocked and not blocked.isdisjoint(genre_ids):
             continue
-        movie_fit = max(sum(fit.get(g, 0.0) for g in genre_ids) / len(genre_ids), FIT_FLOOR)
-        primary = min(genre_ids, key=lambda g: (-fit.get(g, 0.0), names.get(g, "")))
+        movie_fit = max(sum([fit.get(g, 0.0) for g in genre_ids]) / len(genre_ids), FIT_FLOOR)
+        primary = min(genre_ids, key=lambda g: rank.get(g, unknown))
         score = movie_fit ** FIT_POWER * (quality / RATING_SCALE) ** QUALITY_POWER
         scored.append((score, movie_id, primary))
 
     chosen = _sample(scored, count, rng)
-    details = {row.id: row for row in session.execute(
+    details = {row.id: row for row in session.connection().execute(
         FILM_DETAILS, {"ids": [movie_id for _, movie_id, _ in chosen]})}
     results = []
     for score, movie_id, primary in sorted(chosen, key=lambda c: (-c[0], c[1])):
@@ -188,7 +192,7 @@ def _pool_statement(genres: int, exclude: bool, year_min: bool, year_max: bool,
 
 def _candidates(session: Session, genres: list[int], count: int, exclude: set[int],
                 year_min: int | None, year_max: int | None, min_rating: float | None,
-                rng: random.Random) -> dict[int, tuple[float, list[int]]]:
+                rng: random.Random) -> dict[int, tuple[float, tuple[int, ...]]]:
     """``{movie id: (quality, genre ids)}`` for each candidate genre's best films by quality
     and a window at a random depth of its ranking (so fresh sessions see more than the same
     top films): one round trip of index range scans on ``ix_movie_genres_rank``, no join."""
@@ -201,9 +205,13 @@ def _candidates(session: Session, genres: list[int], count: int, exclude: set[in
         params[f"depth_{i}"] = top + int(rng.random() * WINDOW_DEPTH * window)
     statement = _pool_statement(len(genres), bool(exclude), year_min is not None,
                                 year_max is not None, min_rating is not None)
-    found: dict[int, tuple[float, list[int]]] = {}
-    for movie_id, quality, genre_ids in session.connection().execute(statement, params):
-        found[movie_id] = (quality, [int(g) for g in genre_ids.split(",")])
+    found: dict[int, tuple[float, tuple[int, ...]]] = {}
+    parsed: dict[str, tuple[int, ...]] = {}  # films share genre lists: parse each once
+    for movie_id, quality, genre_ids in session.connection().execute(statement, params).all():
+        genres = parsed.get(genre_ids)
+        if genres is None:
+            genres = parsed[genre_ids] = tuple(map(int, genre_ids.split(",")))
+        found[movie_id] = (quality, genres)
     return found
 
 

@@ -12,6 +12,7 @@ fewer false ones on the frames and none on the photo, in about half the time per
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +127,8 @@ class MtcnnFaceDetector:
         for scale, image in self.pyramid(gray):
             moves, probability = self.pnet.run(None, {"image": _normalised(image)[None, None]})
             rows, cols = np.nonzero(probability[0] >= s.thresholds[0])
+            if len(rows) == 0:
+                continue
             corners = np.column_stack([cols, rows]).astype(np.float64) * STRIDE
             found = np.column_stack([np.floor((corners + 1) / scale),
                                      np.floor((corners + CELL) / scale),
@@ -146,7 +149,8 @@ def _normalised(pixels: np.ndarray) -> np.ndarray:
 
 def _crops(gray: np.ndarray, boxes: np.ndarray, side: int) -> np.ndarray:
     """Network input ``(N, 1, side, side)``: each box's pixels, resized and normalised."""
-    return _normalised(np.stack([_crop(gray, box, side) for box in boxes])[:, None])
+    corners = np.trunc(boxes[:, :4]).astype(np.int64).tolist()  # plain ints: cheap to use
+    return _normalised(np.stack([_crop(gray, corner, side) for corner in corners])[:, None])
 
 
 def _with_probability(boxes: np.ndarray, probability: np.ndarray) -> np.ndarray:
@@ -181,11 +185,14 @@ def _squared(boxes: np.ndarray) -> np.ndarray:
     return np.column_stack([centres - half, centres + half, boxes[:, 4:]])
 
 
-def _crop(gray: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
-    """The box's pixels resized to ``side``, black where the box leaves the image."""
-    x1, y1, x2, y2 = (int(v) for v in np.trunc(box[:4]))
+def _crop(gray: np.ndarray, corners: Sequence[int], side: int) -> np.ndarray:
+    """The pixels of the box with these inclusive corners ``x1, y1, x2, y2``, resized to
+    ``side``, black where the box leaves the image."""
+    x1, y1, x2, y2 = corners
     height, width = gray.shape[:2]
     w, h = max(1, x2 - x1 + 1), max(1, y2 - y1 + 1)
+    if x1 >= 0 and y1 >= 0 and x1 + w <= width and y1 + h <= height:  # inside: no copy
+        return cv2.resize(gray[y1:y1 + h, x1:x1 + w], (side, side), interpolation=cv2.INTER_AREA)
     patch = np.zeros((h, w), dtype=np.uint8)
     top, left = max(0, y1), max(0, x1)
     bottom, right = min(height, y1 + h), min(width, x1 + w)
