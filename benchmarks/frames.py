@@ -1,6 +1,6 @@
 """Seeded benchmark frames: FER-2013 ``val`` faces pasted onto face-free 640x480 backgrounds.
 
-Shared by ``detection.py`` and ``inference.py``; not a script of its own::
+Shared by the benchmarks and ``tools/quantize_mtcnn.py``; not a script of its own::
 
     from frames import make_frames
     frames = make_frames("../shared/data/fer2013", single=300, multi=20, empty=20, seed=0)
@@ -65,12 +65,12 @@ def load_backgrounds() -> dict[str, np.ndarray]:
     return images
 
 
-def load_val_faces(data_dir: str | Path, count: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` distinct FER-2013 ``val`` faces ``(count, 48, 48)`` and their labels."""
-    root = Path(data_dir) / "val"
+def load_faces(data_dir: str | Path, count: int, rng: np.random.Generator,
+               split: str = "val") -> tuple[np.ndarray, np.ndarray]:
+    """``count`` distinct FER-2013 faces ``(count, 48, 48)`` of ``split`` and their labels."""
+    root = Path(data_dir) / split
     if not root.is_dir():
-        raise FileNotFoundError(f"FER-2013 val folder not found: {root} (pass --data)")
+        raise FileNotFoundError(f"FER-2013 {split} folder not found: {root} (pass --data)")
     paths, labels = [], []
     for index, name in enumerate(EMOTIONS):
         found = sorted((root / name).glob("*.jpg")) + sorted((root / name).glob("*.png"))
@@ -128,11 +128,12 @@ def _place(sides: list[int], rng: np.random.Generator, gap: int = 8) -> list[tup
 
 
 def make_frames(data_dir: str | Path = DEFAULT_DATA, *, single: int = 300, multi: int = 20,
-                empty: int = 20, seed: int = 0) -> list[Frame]:
-    """``single`` one-face frames, ``multi`` frames with 2-4 faces, ``empty`` face-free ones."""
+                empty: int = 20, seed: int = 0, split: str = "val") -> list[Frame]:
+    """``single`` one-face frames, ``multi`` frames with 2-4 faces, ``empty`` face-free ones;
+    faces from ``split`` (``train`` for calibrating what ``val`` frames then measure)."""
     rng = np.random.default_rng(seed)
     counts = [1] * single + [int(n) for n in rng.integers(2, 5, size=multi)] + [0] * empty
-    faces, labels = load_val_faces(data_dir, sum(counts), rng)
+    faces, labels = load_faces(data_dir, sum(counts), rng, split)
     backgrounds = load_backgrounds()
     frames, used = [], 0
     for count in counts:

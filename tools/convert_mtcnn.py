@@ -1,11 +1,14 @@
 """Convert MTCNN's three networks from the facenet-pytorch wheel to the ONNX files we ship.
 
     pip download --no-deps facenet-pytorch==2.6.0 -d /tmp/wheels
-    .venv/bin/python tools/convert_mtcnn.py /tmp/wheels/facenet_pytorch-2.6.0-py3-none-any.whl
+    .venv/bin/python tools/convert_mtcnn.py /tmp/wheels/facenet_pytorch-2.6.0-py3-none-any.whl \
+        [--data ../shared/data/fer2013]
 
 Writes ``src/moodreel/assets/mtcnn_{pnet,rnet,onet}.onnx`` (``--out`` elsewhere) and checks
-each file against the PyTorch network on random input. Run once by a developer, never at run
-time: the package ships the converted files (MIT, see ``assets/mtcnn_LICENSE.txt``).
+each float network against PyTorch on random input; then R-Net's and O-Net's convolutions
+are quantized to int8, calibrated on the cascade's own crops of FER-2013 train faces
+(``quantize_mtcnn.py``; ``--float`` skips this). Run once by a developer, never at run time:
+the package ships the converted files (MIT, see ``assets/mtcnn_LICENSE.txt``).
 
 Why convert rather than depend on facenet-pytorch: serving never imports PyTorch, and the
 wheel's detector needs torchvision. Two changes on the way, neither changing what the networks
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import shutil
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -31,6 +36,7 @@ import torch
 from torch import nn
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "moodreel" / "assets"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
 WEIGHTS = "facenet_pytorch/data/{}.pt"
 LICENSE = "facenet_pytorch-2.6.0.dist-info/LICENSE.md"
 OPSET = 17
@@ -186,15 +192,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("wheel", type=Path, help="facenet_pytorch-2.6.0-py3-none-any.whl")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="FER-2013 folder whose train faces calibrate the int8 networks")
+    parser.add_argument("--float", action="store_true", help="ship all three networks float")
     args = parser.parse_args()
-    with zipfile.ZipFile(args.wheel) as wheel:
+    with zipfile.ZipFile(args.wheel) as wheel, tempfile.TemporaryDirectory() as scratch:
+        float_dir = args.out if args.float else Path(scratch)
         for name in NETS:
-            path = args.out / f"mtcnn_{name}.onnx"
+            path = float_dir / f"mtcnn_{name}.onnx"
             error = export(to_gray_input(load(wheel, name)), name, path)
-            print(f"{path}: {path.stat().st_size:,} bytes, max difference from the original "
-                  f"forms in PyTorch {error:.1e}")
+            print(f"{name}: {path.stat().st_size:,} bytes float, max difference from the "
+                  f"original forms in PyTorch {error:.1e}")
             if error > 1e-4:
                 sys.exit(f"{name}: ONNX Runtime differs from PyTorch by {error}")
+        if not args.float:
+            from quantize_mtcnn import QUANTIZED, quantize_cascade
+
+            quantize_cascade(float_dir, args.out, args.data)
+            for name in set(NETS) - set(QUANTIZED):
+                shutil.copyfile(float_dir / f"mtcnn_{name}.onnx", args.out / f"mtcnn_{name}.onnx")
         (args.out / "mtcnn_LICENSE.txt").write_bytes(
             b"MTCNN weights (Zhang et al. 2016) as distributed in facenet-pytorch 2.6.0,\n"
             b"converted to ONNX by tools/convert_mtcnn.py.\n\n" + wheel.read(LICENSE))
