@@ -17,8 +17,10 @@ Prints, all measured in this run on this machine:
       requests/s one core could serve doing nothing else;
   (b) where one request's time goes, in this process: JPEG decode (and decoding at half size
       instead), face detection, crop + ONNX, ``recommendations()`` (SQL on the built-in
-      catalog, films to dicts), and the whole ``POST /api/analyze`` through Flask's test
-      client, with and without films: the rest is Flask, multipart parsing and JSON;
+      catalog, films to dicts), each alone (best of 5 rounds) and as timed inside 200 whole
+      ``POST /api/analyze`` requests through Flask's test client (mean), where each runs
+      slower than alone: the steps share one core's caches; the rest is Flask, multipart
+      parsing and JSON;
   (c) per server configuration (workers x threads), a fresh ``moodreel serve`` subprocess
       (its own temporary MOODREEL_DATA_DIR, a SQLite database there with the built-in
       catalog, a free port): once ``/api/health`` answers, one request must find a face
@@ -66,7 +68,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "docs" / "images" / "astronaut.jpg"
 HOST = "127.0.0.1"
 PATH = "/api/analyze"
+REQUESTS_TIMED = 200  # whole in-process requests whose steps (b) times
 GOAL_RPS, GOAL_P99_MS, GOAL_RSS_GROWTH = 100.0, 100.0, 10.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -415,13 +418,54 @@ def baseline_section(jpeg: bytes) -> dict[str, float]:
     return {"analyze_ms": ms, "rps_one_core": 1000 / ms}
 
 
+def steps_in_requests(app: Any, post: Callable[[], None], requests: int) -> dict[str, float]:
+    """Mean milliseconds of each step inside ``requests`` whole requests, and of the whole
+    request (``whole``), the steps timed where the request calls them."""
+    from moodreel.web import api
+    from moodreel.web.services import EXTENSION_KEY
+
+    recognizer = app.extensions[EXTENSION_KEY].recognizer
+    spent: Counter[str] = Counter()
+
+    def timed(key: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - started
+        return call
+
+    patches = [(api, "decode_image", "decode"), (api, "recommendations", "recommend"),
+               (recognizer.detector, "locate", "detect"), (recognizer, "classify", "classify")]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, key in patches:
+        setattr(owner, name, timed(key, getattr(owner, name)))
+    try:
+        post()
+        spent.clear()
+        started = time.perf_counter()
+        for _ in range(requests):
+            post()
+        spent["whole"] = time.perf_counter() - started
+    finally:
+        for owner, name, original in originals:
+            if owner is api:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)  # the instance attribute hid the class's method
+    return {key: seconds * 1000 / requests for key, seconds in spent.items()}
+
+
 def breakdown_section(jpeg: bytes, body: bytes, content_type: str,
                       folder: Path) -> dict[str, float]:
-    """Milliseconds per step of one request, in this process on one thread."""
+    """Milliseconds per step of one request, in this process on one thread: each step alone,
+    and inside whole requests, where it runs slower (the steps share the core's caches)."""
     from moodreel.web import create_app
     from moodreel.web.api import recommendations
 
-    print("\n(b) one request's time, in this process on one thread (best of 5 rounds)")
+    print(f"\n(b) one request's time, in this process on one thread: each step alone (best of 5 "
+          f"rounds) and inside {REQUESTS_TIMED} whole requests (mean)")
     recognizer = Recognizer(threads=1)
     buffer = np.frombuffer(jpeg, dtype=np.uint8)
     gray = decode_image(jpeg, gray=True)
@@ -452,20 +496,25 @@ def breakdown_section(jpeg: bytes, body: bytes, content_type: str,
         out["recommend"] = best_ms(lambda: recommendations(mood, {}), 50)
     out["flask_emotions"] = best_ms(lambda: post(emotions_body, emotions_type), 30)
     out["flask_full"] = best_ms(lambda: post(body, content_type), 30)
-    vision = out["decode"] + out["detect"] + out["classify"]
+    inside = steps_in_requests(app, lambda: post(body, content_type), REQUESTS_TIMED)
     rows = [
-        ("JPEG decode to gray (decode_image)", out["decode"]),
-        (f"face detection ({type(recognizer.detector).__name__})", out["detect"]),
-        ("crop + ONNX classify, 1 face", out["classify"]),
-        ("recommendations(): SQL + films to dicts", out["recommend"]),
-        ("Flask, multipart, JSON (the rest)", out["flask_full"] - vision - out["recommend"]),
+        ("JPEG decode to gray (decode_image)", "decode"),
+        (f"face detection ({type(recognizer.detector).__name__})", "detect"),
+        ("crop + ONNX classify, 1 face", "classify"),
+        ("recommendations(): SQL + films to dicts", "recommend"),
     ]
-    for name, ms in rows:
-        print(f"  {name:<44} {ms:6.2f} ms  {100 * ms / out['flask_full']:4.0f}%")
-    print(f"  {'POST /api/analyze, test client, with films':<44} {out['flask_full']:6.2f} ms  "
-          f"= {1000 / out['flask_full']:4.0f} requests/s on one core")
+    print(f"  {'':<44} {'alone':>7} {'in a request':>13}")
+    for name, key in rows:
+        out[f"{key}_in_request"] = inside[key]
+        share = 100 * inside[key] / inside["whole"]
+        print(f"  {name:<44} {out[key]:7.2f} {inside[key]:9.2f} ms {share:3.0f}%")
+    out["rest_in_request"] = inside["whole"] - sum(inside[key] for _, key in rows)
+    print(f"  {'the rest: Flask, multipart, JSON':<44} {'':>7} {out['rest_in_request']:9.2f} ms "
+          f"{100 * out['rest_in_request'] / inside['whole']:3.0f}%")
+    print(f"  {'POST /api/analyze, test client, with films':<44} {out['flask_full']:7.2f} "
+          f"{inside['whole']:9.2f} ms = {1000 / inside['whole']:4.0f} requests/s on one core")
     print(f"  {'POST /api/analyze, test client, emotions only':<44} "
-          f"{out['flask_emotions']:6.2f} ms  = {1000 / out['flask_emotions']:4.0f} requests/s")
+          f"{out['flask_emotions']:7.2f} ms")
     half_boxes = recognizer.detector.detect(half) * 2
     print(f"  what if: decode at half size (IMREAD_REDUCED_GRAYSCALE_2) {out['decode_half']:5.2f}"
           f" ms (saves {out['decode'] - out['decode_half']:4.2f} ms), detection on it "
