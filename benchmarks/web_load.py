@@ -7,6 +7,8 @@ Against a baseline in the same run: the same snapshot analysed in this process o
     .venv/bin/python benchmarks/web_load.py --configs 2x1,2x2,2x4,3x2,4x4   # workers x threads
     .venv/bin/python benchmarks/web_load.py --emotions-only --json
     .venv/bin/python benchmarks/web_load.py --rate 100      # open loop: 100 requests/s due
+    git worktree add /tmp/base HEAD~1 && .venv/bin/python benchmarks/web_load.py \
+        --against /tmp/base/src --pairs 3 --no-breakdown   # this code against an earlier one
 
 The snapshot: docs/images/astronaut.jpg (512x512), its top 512x384 scaled to 640x480 (one
 face, about 130 px), JPEG quality 92 as the page's snapshot button sends it.
@@ -45,6 +47,10 @@ Prints, all measured in this run on this machine:
       latency between connections (a keep-alive connection stays with one worker, so an
       uneven share of connections shows up here and in p90/p99), and PASS/MISS against
       the goals: >= 100 requests/s, p99 <= 100 ms, zero errors, RSS growth <= 10%.
+      With ``--against SRC`` each configuration is served from another checkout's code
+      ("base") and this one's ("this") in turns, ``--pairs`` times, and the means and their
+      ratio are printed: this machine's speed drifts by 10% and more over minutes, so a
+      change is only seen against its baseline measured in turns with it.
 
 The client shares the CPUs with the server; its CPU time is printed so that it can be
 accounted for. Other busy processes on the machine lower the numbers: their CPU share is
@@ -186,13 +192,18 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(workers: int, threads: int, start_timeout: float = 120) -> Iterator[Server]:
-    """``moodreel serve`` in a subprocess with its own data folder, SQLite database and port;
-    stopped (SIGTERM, then SIGKILL of its process group) on leaving."""
+def serving(workers: int, threads: int, start_timeout: float = 120,
+            source: Path | None = None) -> Iterator[Server]:
+    """``moodreel serve`` in a subprocess with its own data folder, SQLite database and port
+    (the package in ``source``, another checkout's ``src``, when given); stopped (SIGTERM,
+    then SIGKILL of its process group) on leaving."""
     with tempfile.TemporaryDirectory(prefix="moodreel-web-load-") as tmp:
         folder = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOODREEL_")}
         env["MOODREEL_DATA_DIR"] = str(folder / "data")   # a secret key is generated there
+        if source is not None:  # ahead of the installed package
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source),
+                                                              env.get("PYTHONPATH")]))
         port = free_port()
         command = [sys.executable, "-m", "moodreel", "serve", "--host", HOST,
                    "--port", str(port), "--workers", str(workers), "--threads", str(threads),
@@ -353,8 +364,9 @@ def run_load(port: int, body: bytes, headers: dict[str, str], concurrency: int,
 
 
 def measure_config(workers: int, threads: int, body: bytes, headers: dict[str, str],
-                   args: argparse.Namespace) -> dict[str, Any]:
-    with serving(workers, threads) as server:
+                   args: argparse.Namespace, source: Path | None = None,
+                   label: str = "") -> dict[str, Any]:
+    with serving(workers, threads, source=source) as server:
         answer = check_answer(server.port, body, headers, not args.emotions_only)
         warmup = run_load(server.port, body, headers, args.concurrency, args.warmup,
                           args.rate)
@@ -369,7 +381,7 @@ def measure_config(workers: int, threads: int, body: bytes, headers: dict[str, s
     ordered = sorted(load.latencies_ms) or [float("nan")]
     ncpu = os.cpu_count() or 1
     return {
-        "config": f"{workers}x{threads}" + (f"@{args.rate:g}" if args.rate else ""),
+        "config": label + f"{workers}x{threads}" + (f"@{args.rate:g}" if args.rate else ""),
         "workers": workers, "threads": threads, "offered_rps": args.rate or None,
         "due_requests": load.due,
         "processes": len(tree), "answer": answer, "warmup_errors": dict(warmup.errors),
@@ -539,6 +551,30 @@ def table_row(row: dict[str, Any]) -> str:
             f"{row['other_cpu_pct']:3.0f}")
 
 
+def turns(args: argparse.Namespace) -> list[tuple[Path | None, str]]:
+    """The servers to measure for one configuration: this checkout's alone, or with
+    ``--against`` this one's and the other's, ``--pairs`` times, each pair in the other order
+    than the one before (the machine's speed drifts over minutes)."""
+    if not args.against:
+        return [(None, "")]
+    pair = [(args.against, "base "), (None, "this ")]
+    return [turn for i in range(args.pairs) for turn in (pair if i % 2 == 0 else pair[::-1])]
+
+
+def against_summary(rows: list[dict[str, Any]]) -> str:
+    """Means of this checkout's runs and the other's, and their ratio."""
+    def mean(label: str, key: str) -> float:
+        values = [row[key] for row in rows if row["config"].startswith(label)]
+        return sum(values) / len(values)
+
+    keys = ("rps", "p99_ms", "server_cpu_ms_per_request")
+    this, base = ([mean(label, key) for key in keys] for label in ("this", "base"))
+    return (f"  mean of {len(rows) // 2} pairs: this {this[0]:.1f} requests/s, p99 "
+            f"{this[1]:.1f} ms, {this[2]:.2f} ms CPU per request; base {base[0]:.1f}, "
+            f"{base[1]:.1f} ms, {base[2]:.2f} ms; this / base: requests/s {this[0] / base[0]:.3f},"
+            f" CPU per request {this[2] / base[2]:.3f}")
+
+
 def parse_configs(args: argparse.Namespace) -> list[tuple[int, int]]:
     if not args.configs:
         return [(args.workers, args.threads)]
@@ -569,8 +605,15 @@ def main() -> None:
     parser.add_argument("--emotions-only", action="store_true",
                         help="recommend=false, as the live page asks (no films, no SQL).")
     parser.add_argument("--no-breakdown", action="store_true", help="Skip section (b).")
+    parser.add_argument("--against", type=Path, metavar="SRC",
+                        help="Another checkout's src folder (e.g. of `git worktree add "
+                             "/tmp/base HEAD~1`): serve its code and this one's in turns, "
+                             "and print the mean of each and their ratio.")
+    parser.add_argument("--pairs", type=int, default=3, help="Turns of each with --against.")
     parser.add_argument("--json", action="store_true", help="Also print the results as JSON.")
     args = parser.parse_args()
+    if args.against and not (args.against / "moodreel" / "__init__.py").is_file():
+        parser.error(f"--against {args.against}: no moodreel package there (give a src folder)")
 
     cv2.setNumThreads(1)   # the in-process baseline; the server keeps its own settings
     jpeg = snapshot_jpeg(args.quality)
@@ -594,14 +637,17 @@ def main() -> None:
     print(HEADER)
     rows = []
     for workers, threads in parse_configs(args):
-        row = measure_config(workers, threads, body, headers, args)
-        row["goals"] = goals(row)
-        row["ratio_to_baseline"] = row["rps"] / baseline["rps_one_core"]
-        rows.append(row)
-        print(table_row(row), flush=True)
-        if row["error_kinds"] or row["warmup_errors"]:
-            print(f"         errors: {row['error_kinds']}; in the warm-up: "
-                  f"{row['warmup_errors']}")
+        for turn in turns(args):
+            row = measure_config(workers, threads, body, headers, args, *turn)
+            row["goals"] = goals(row)
+            row["ratio_to_baseline"] = row["rps"] / baseline["rps_one_core"]
+            rows.append(row)
+            print(table_row(row), flush=True)
+            if row["error_kinds"] or row["warmup_errors"]:
+                print(f"         errors: {row['error_kinds']}; in the warm-up: "
+                      f"{row['warmup_errors']}")
+        if args.against:
+            print(against_summary(rows[-2 * args.pairs:]))
     print(f"\n  first answer: {rows[0]['answer']}")
     if args.rate:
         print(f"  open loop: requests due at {args.rate:g}/s on average (Poisson), each timed "
