@@ -5,8 +5,8 @@
         [--data ../shared/data/fer2013]
 
 Writes ``src/moodreel/assets/mtcnn_{pnet,rnet,onet}.onnx`` (``--out`` elsewhere) and checks
-each float network against PyTorch on random input; then R-Net's and O-Net's convolutions
-are quantized to int8, calibrated on the cascade's own crops of FER-2013 train faces
+each float network against PyTorch on random input; then O-Net's convolutions are
+quantized to int8, calibrated on the cascade's own crops of FER-2013 train faces
 (``quantize_mtcnn.py``; ``--float`` skips this). Run once by a developer, never at run time:
 the package ships the converted files (MIT, see ``assets/mtcnn_LICENSE.txt``).
 

@@ -8,7 +8,7 @@ about a point of recall on faces tilted by 20-30 degrees. Only the convolutions 
 quantized (per output channel, ONNX Runtime's ``quantize_static``, QDQ): quantizing every
 operator was slower.
 
-The calibration inputs are what R-Net and O-Net see in use: the float cascade is run on
+The calibration inputs are what O-Net sees in use: the float cascade is run on
 frames of FER-2013 *train* faces pasted on photos (``benchmarks/frames.py``), never the
 ``val`` faces that ``benchmarks/detector_alternatives.py`` measures recall on, and its
 crops are recorded.
