@@ -1,4 +1,5 @@
-"""Seeded benchmark frames: FER-2013 ``val`` faces pasted onto face-free 640x480 backgrounds.
+"""Seeded benchmark frames: FER-2013 faces (``val`` unless asked) pasted onto face-free
+640x480 backgrounds.
 
 Shared by the benchmarks and ``tools/quantize_mtcnn.py``; not a script of its own::
 

@@ -67,19 +67,15 @@ def make_variants(source: Path, calibration: np.ndarray, out: Path) -> dict[str,
     quant_pre_process(str(source), str(prepared))
     input_name = EmotionClassifier(source).session.get_inputs()[0].name
     variants = {}
-    for name, fmt in (("static QDQ", QuantFormat.QDQ), ("static QOperator", QuantFormat.QOperator)):
-        path = out / (name.replace(" ", "_") + ".onnx")
+    # "conv": only the convolutions, which made MTCNN's O-Net faster (docs/experiments.md)
+    for name, fmt, ops in (("static QDQ", QuantFormat.QDQ, None),
+                           ("static QOperator", QuantFormat.QOperator, None),
+                           ("static QDQ, conv", QuantFormat.QDQ, ["Conv"])):
+        path = out / (name.replace(" ", "_").replace(",", "") + ".onnx")
         quantize_static(str(prepared), str(path), FaceReader(input_name, calibration),
-                        quant_format=fmt, per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        quant_format=fmt, op_types_to_quantize=ops, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         variants[name] = path
-    # only the convolutions, which made MTCNN's O-Net faster (docs/experiments.md)
-    path = out / "static_QDQ_conv.onnx"
-    quantize_static(str(prepared), str(path), FaceReader(input_name, calibration),
-                    quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                    per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
-    variants["static QDQ, conv"] = path
     path = out / "dynamic.onnx"
     quantize_dynamic(str(prepared), str(path), weight_type=QuantType.QUInt8)
     variants["dynamic"] = path

@@ -78,6 +78,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -365,7 +366,7 @@ def run_load(port: int, body: bytes, headers: dict[str, str], concurrency: int,
 
 def measure_config(workers: int, threads: int, body: bytes, headers: dict[str, str],
                    args: argparse.Namespace, source: Path | None = None,
-                   label: str = "") -> dict[str, Any]:
+                   code: str = "") -> dict[str, Any]:
     with serving(workers, threads, source=source) as server:
         answer = check_answer(server.port, body, headers, not args.emotions_only)
         warmup = run_load(server.port, body, headers, args.concurrency, args.warmup,
@@ -380,8 +381,9 @@ def measure_config(workers: int, threads: int, body: bytes, headers: dict[str, s
         rss_after = rss_mb(process_tree(server.pid))
     ordered = sorted(load.latencies_ms) or [float("nan")]
     ncpu = os.cpu_count() or 1
+    config = f"{workers}x{threads}" + (f"@{args.rate:g}" if args.rate else "")
     return {
-        "config": label + f"{workers}x{threads}" + (f"@{args.rate:g}" if args.rate else ""),
+        "config": f"{code} {config}" if code else config, "code": code or None,
         "workers": workers, "threads": threads, "offered_rps": args.rate or None,
         "due_requests": load.due,
         "processes": len(tree), "answer": answer, "warmup_errors": dict(warmup.errors),
@@ -450,22 +452,15 @@ def steps_in_requests(app: Any, post: Callable[[], None], requests: int) -> dict
 
     patches = [(api, "decode_image", "decode"), (api, "recommendations", "recommend"),
                (recognizer.detector, "locate", "detect"), (recognizer, "classify", "classify")]
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    for owner, name, key in patches:
-        setattr(owner, name, timed(key, getattr(owner, name)))
-    try:
+    with contextlib.ExitStack() as stack:
+        for owner, name, key in patches:
+            stack.enter_context(mock.patch.object(owner, name, timed(key, getattr(owner, name))))
         post()
         spent.clear()
         started = time.perf_counter()
         for _ in range(requests):
             post()
         spent["whole"] = time.perf_counter() - started
-    finally:
-        for owner, name, original in originals:
-            if owner is api:
-                setattr(owner, name, original)
-            else:
-                delattr(owner, name)  # the instance attribute hid the class's method
     return {key: seconds * 1000 / requests for key, seconds in spent.items()}
 
 
@@ -552,19 +547,20 @@ def table_row(row: dict[str, Any]) -> str:
 
 
 def turns(args: argparse.Namespace) -> list[tuple[Path | None, str]]:
-    """The servers to measure for one configuration: this checkout's alone, or with
-    ``--against`` this one's and the other's, ``--pairs`` times, each pair in the other order
-    than the one before (the machine's speed drifts over minutes)."""
+    """``(source, code)`` of the servers to measure for one configuration: this checkout's
+    alone, or with ``--against`` this one's ("this") and the other's ("base"), ``--pairs``
+    times, each pair in the other order than the one before (the machine's speed drifts
+    over minutes)."""
     if not args.against:
         return [(None, "")]
-    pair = [(args.against, "base "), (None, "this ")]
+    pair = [(args.against, "base"), (None, "this")]
     return [turn for i in range(args.pairs) for turn in (pair if i % 2 == 0 else pair[::-1])]
 
 
 def against_summary(rows: list[dict[str, Any]]) -> str:
     """Means of this checkout's runs and the other's, and their ratio."""
     def mean(label: str, key: str) -> float:
-        values = [row[key] for row in rows if row["config"].startswith(label)]
+        values = [row[key] for row in rows if row["code"] == label]
         return sum(values) / len(values)
 
     keys = ("rps", "p99_ms", "server_cpu_ms_per_request")

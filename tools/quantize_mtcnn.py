@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -36,6 +35,7 @@ from frames import make_frames  # noqa: E402  (a sibling folder of scripts, not 
 
 from moodreel.vision.image import to_gray  # noqa: E402
 from moodreel.vision.mtcnn import MtcnnFaceDetector, MtcnnSettings  # noqa: E402
+from moodreel.vision.onnx_session import open_session  # noqa: E402
 
 QUANTIZED = ("onet",)
 CALIBRATION_SEED, CHECK_SEED = 1000, 1001
@@ -90,8 +90,7 @@ def compare(source: Path, quantized: Path, inputs: list[np.ndarray],
             threshold: float) -> tuple[float, float]:
     """The largest face-probability difference between the float and int8 networks on
     ``inputs``, and the fraction of crops on which they disagree about ``threshold``."""
-    runs = [ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            for path in (source, quantized)]
+    runs = [open_session(path, threads=0) for path in (source, quantized)]
     expected, got = ([np.concatenate([session.run(["face_probability"], {"image": batch})[0]
                                       for batch in inputs]) for session in runs])
     flipped = np.mean((expected > threshold) != (got > threshold))

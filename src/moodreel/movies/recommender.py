@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, bindparam, select, union_all
+from sqlalchemy import CompoundSelect, Connection, Select, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from moodreel.movies.feedback import current_weights
@@ -105,7 +105,8 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
     probabilities = mood_probabilities(mood)
     _check(strategy, count, (year_min, year_max), min_rating)
     # Core statements on the session's connection: the ORM layer adds nothing to plain rows
-    names = dict(session.connection().execute(GENRE_NAMES).all())
+    connection = session.connection()
+    names = dict(connection.execute(GENRE_NAMES).all())
     ids = {name: genre_id for genre_id, name in names.items()}
     weights = current_weights(session, strategy, probabilities, learning=learning)
     fit = {genre_id: sum(p * weights[e].get(genre_id, 0.0) for e, p in probabilities.items())
@@ -130,7 +131,7 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
         return []
 
     rng = random.Random(seed)
-    candidates = _candidates(session, searched, count, set(exclude), year_min, year_max,
+    candidates = _candidates(connection, searched, count, set(exclude), year_min, year_max,
                              min_rating, rng)
     # A film's primary genre is its best-fitting one (ties by name): rank the genres once
     rank = {g: i for i, g in enumerate(sorted(names, key=lambda g: (-fit[g], names[g])))}
@@ -138,7 +139,7 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
     scored: list[tuple[float, int, int]] = []  # (score, movie id, primary genre)
     for movie_id in sorted(candidates):
         quality, genre_ids = candidates[movie_id]
-        if blocked and not blocked.isdisjoint(genre_ids):
+        if not blocked.isdisjoint(genre_ids):
             continue
         movie_fit = max(sum([fit.get(g, 0.0) for g in genre_ids]) / len(genre_ids), FIT_FLOOR)
         primary = min(genre_ids, key=lambda g: rank.get(g, unknown))
@@ -146,7 +147,7 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
         scored.append((score, movie_id, primary))
 
     chosen = _sample(scored, count, rng)
-    details = {row.id: row for row in session.connection().execute(
+    details = {row.id: row for row in connection.execute(
         FILM_DETAILS, {"ids": [movie_id for _, movie_id, _ in chosen]})}
     results = []
     for score, movie_id, primary in sorted(chosen, key=lambda c: (-c[0], c[1])):
@@ -190,7 +191,7 @@ def _pool_statement(genres: int, exclude: bool, year_min: bool, year_max: bool,
     return union_all(*parts)
 
 
-def _candidates(session: Session, genres: list[int], count: int, exclude: set[int],
+def _candidates(connection: Connection, genres: list[int], count: int, exclude: set[int],
                 year_min: int | None, year_max: int | None, min_rating: float | None,
                 rng: random.Random) -> dict[int, tuple[float, tuple[int, ...]]]:
     """``{movie id: (quality, genre ids)}`` for each candidate genre's best films by quality
@@ -207,7 +208,7 @@ def _candidates(session: Session, genres: list[int], count: int, exclude: set[in
                                 year_max is not None, min_rating is not None)
     found: dict[int, tuple[float, tuple[int, ...]]] = {}
     parsed: dict[str, tuple[int, ...]] = {}  # films share genre lists: parse each once
-    for movie_id, quality, genre_ids in session.connection().execute(statement, params).all():
+    for movie_id, quality, genre_ids in connection.execute(statement, params).all():
         genres = parsed.get(genre_ids)
         if genres is None:
             genres = parsed[genre_ids] = tuple(map(int, genre_ids.split(",")))
