@@ -19,13 +19,12 @@ and PASS/MISS against the budget.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from frames import DEFAULT_DATA
 from inference import pin_one_core
-from model_latency import BUDGET_MS
+from model_latency import BUDGET_MS, calls
 from quantization import best_ms_in_turns
 
 from moodreel.data.fer2013 import load_split
@@ -34,20 +33,6 @@ from moodreel.train.metrics import evaluate_scores
 from moodreel.vision.classifier import EmotionClassifier
 
 BUDGET_PARAMS = 100_000
-
-
-def one_face_call(classifiers: list[EmotionClassifier]) -> Callable[[], None]:
-    """One face through every classifier in a row, each on input of its own size (warmed up)."""
-    inputs = [np.random.default_rng(0).standard_normal(
-        (1, 1, c.info.preprocessing.size, c.info.preprocessing.size), dtype=np.float32)
-        for c in classifiers]
-
-    def call() -> None:
-        for classifier, x in zip(classifiers, inputs, strict=True):
-            classifier.predict_logits(x)
-
-    call()
-    return call
 
 
 def main() -> None:
@@ -61,40 +46,36 @@ def main() -> None:
     if len(args.members) < 2:
         parser.error("an ensemble needs at least two members")
 
-    dataset = load_split(args.data, args.split)
-    baseline = EmotionClassifier(args.baseline, threads=0)
-    members = [EmotionClassifier(path, threads=0) for path in args.members]
-    probabilities = {path.name: in_batches(model.predict_proba, dataset.images)
-                     for path, model in zip([args.baseline, *args.members],
-                                            [baseline, *members], strict=True)}
-    ensemble = np.mean([probabilities[path.name] for path in args.members], axis=0)
-
     pinned = pin_one_core()
-    timed = {"baseline": one_face_call([EmotionClassifier(args.baseline, threads=1)]),
-             **{path.name: one_face_call([EmotionClassifier(path, threads=1)])
-                for path in args.members},
-             "ensemble": one_face_call([EmotionClassifier(p, threads=1) for p in args.members])}
-    speed = best_ms_in_turns(timed, 1, args.rounds)
+    dataset = load_split(args.data, args.split)
+    names = [f"baseline {args.baseline.name}"] + [f"member {i + 1} {path.name}"
+                                                  for i, path in enumerate(args.members)]
+    models = {name: EmotionClassifier(path, threads=1)
+              for name, path in zip(names, [args.baseline, *args.members], strict=True)}
+    probabilities = {name: in_batches(model.predict_proba, dataset.images)
+                     for name, model in models.items()}
+    ensemble_name = f"ensemble of {len(args.members)} (mean probability)"
+    probabilities[ensemble_name] = np.mean([probabilities[name] for name in names[1:]], axis=0)
+    params = {name: model.info.params for name, model in models.items()}
+    params[ensemble_name] = sum(params[name] or 0 for name in names[1:])
+
+    one_face = calls(models, 1)  # each model alone, on one face of its own input size
+    member_calls = [one_face[name] for name in names[1:]]
+    one_face[ensemble_name] = lambda: [call() for call in member_calls]
+    speed = best_ms_in_turns(one_face, 1, args.rounds)
 
     print(f"{args.split}: {len(dataset)} faces; one ONNX Runtime thread, {pinned}, best of "
           f"{args.rounds} rounds in turns")
     print(f"{'model':40s} {'params':>8s} {'7-class':>8s} {'4-class':>8s} {'ms b1':>6s}")
-    rows = [(f"baseline {args.baseline.name}", baseline.info.params,
-             probabilities[args.baseline.name], speed["baseline"])]
-    rows += [(f"member {path.name}", model.info.params, probabilities[path.name],
-              speed[path.name]) for path, model in zip(args.members, members, strict=True)]
-    total = sum(model.info.params or 0 for model in members)
-    rows.append((f"ensemble of {len(members)} (mean probability)", total, ensemble,
-                 speed["ensemble"]))
-    for name, params, scores, ms in rows:
+    for name, scores in probabilities.items():
         report = evaluate_scores(dataset.labels, scores)
-        print(f"{name:40s} {params or '?':>8} {report['accuracy_7']:8.2%} "
-              f"{report['accuracy_4']:8.2%} {ms:6.3f}")
+        print(f"{name:40s} {params[name] or '?':>8} {report['accuracy_7']:8.2%} "
+              f"{report['accuracy_4']:8.2%} {speed[name]:6.3f}")
+    total, ms = params[ensemble_name], speed[ensemble_name]
     print(f"ensemble against the budget: params {total:,} "
           f"{'PASS' if total <= BUDGET_PARAMS else 'MISS'} (<= {BUDGET_PARAMS:,}); "
-          f"{speed['ensemble']:.3f} ms {'PASS' if speed['ensemble'] <= BUDGET_MS else 'MISS'}"
-          f" (<= {BUDGET_MS} ms); {speed['baseline'] / speed['ensemble']:.2f}x the baseline's "
-          f"speed")
+          f"{ms:.3f} ms {'PASS' if ms <= BUDGET_MS else 'MISS'} (<= {BUDGET_MS} ms); "
+          f"{speed[names[0]] / ms:.2f}x the baseline's speed")
 
 
 if __name__ == "__main__":
