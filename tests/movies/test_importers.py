@@ -176,6 +176,13 @@ def test_generic_csv_with_bom_and_invalid_utf8(engine: Engine, tmp_path: Path) -
     assert report.problems[0][1:] == (3, "title is not valid UTF-8")
 
 
+def test_generic_csv_skips_titles_with_control_characters(engine: Engine, write) -> None:
+    """A NUL would fail the whole batch on PostgreSQL; the row is reported instead."""
+    report = import_csv(engine, write("nul.csv", "title,year\nGood,2001\nBad\x00 title,2002\n"))
+    assert (report.inserted, report.skipped) == (1, 1)
+    assert report.problems[0][1:] == (3, "title holds control characters")
+
+
 def test_movielens_folder(engine: Engine, write, tmp_path: Path) -> None:
     write("ml/movies.csv", MOVIELENS_MOVIES)
     write("ml/links.csv", MOVIELENS_LINKS)

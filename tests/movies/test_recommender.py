@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 
 from moodreel.labels import EMOTIONS
 from moodreel.movies.catalog import BUILTIN_CATALOG, load_builtin_catalog
-from moodreel.movies.feedback import current_weights, posterior_weight, record_feedback
+from moodreel.movies.feedback import (
+    add_feedback_comment,
+    current_weights,
+    posterior_weight,
+    record_feedback,
+)
 from moodreel.movies.mapping import load_mapping
 from moodreel.movies.models import Genre
 from moodreel.movies.mood import mood_probabilities
@@ -200,6 +205,33 @@ def test_feedback_errors(session: Session, catalog) -> None:
     with pytest.raises(ValueError, match="add up to 0"):
         record_feedback(session, next(iter(catalog.values())), True, {"happy": 0.0},
                         strategy="lift")
+
+
+def test_values_beyond_the_columns_are_errors_or_match_nothing(session: Session,
+                                                               catalog) -> None:
+    """Ids and years past 32 bits once reached PostgreSQL, which refused them ("integer out
+    of range"): an id no film can have excludes nothing, a year past 9999 is a ValueError,
+    feedback for such an id is an unknown film."""
+    plain = titles(recommend_movies(session, {"sad": 1.0}, seed=5))
+    assert titles(recommend_movies(session, {"sad": 1.0}, seed=5,
+                                   exclude=[2**31, 10**22, 0, -3])) == plain
+    for kwargs in ({"year_min": 2**40}, {"year_max": -1}):
+        with pytest.raises(ValueError, match="must be a year from 0 to 9999"):
+            recommend_movies(session, {"sad": 1.0}, **kwargs)
+    with pytest.raises(LookupError, match="no movie with id"):
+        record_feedback(session, 2**40, True, {"happy": 1.0}, strategy="lift")
+    with pytest.raises(LookupError, match="no feedback"):
+        add_feedback_comment(session, 2**40, "tab", "why")
+
+
+def test_feedback_comments_keep_no_control_characters(session: Session, catalog) -> None:
+    """PostgreSQL cannot store NUL; no comment needs it, or a bell."""
+    event = record_feedback(session, next(iter(catalog.values())), True, {"happy": 1.0},
+                            strategy="lift", comment="too\x00 dark\x07\n", session_id="tab")
+    assert event.comment == "too dark"
+    assert add_feedback_comment(session, event.id, "tab", "\x00slow\tstart").comment \
+        == "slow\tstart"
+    session.commit()
 
 
 def test_builtin_catalog_is_broad_and_clean(engine: Engine) -> None:

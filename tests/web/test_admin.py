@@ -228,6 +228,17 @@ def test_a_bad_film_form_comes_back_with_reasons_and_writes_nothing(
     assert film(db, title) is None
     untitled = submit(admin_client, "/admin/movies/new", {"title": "  "})
     assert untitled.status_code == 400 and b"A film needs a title" in untitled.data
+    control = submit(admin_client, "/admin/movies/new", {"title": title + "\x00"})
+    assert control.status_code == 400 and b"The title holds control characters" in control.data
+    assert film(db, title) is None
+
+
+def test_ids_no_film_can_have_are_not_found(admin_client: FlaskClient) -> None:
+    for path in ("/admin/movies/2147483648", "/admin/movies/99999999999999999999/delete",
+                 "/admin/movies/0"):
+        assert admin_client.get(path).status_code == 404
+    found = admin_client.get("/admin/movies", query_string={"q": "the\x00"})
+    assert found.status_code == 200 and b"No film found" not in found.data
 
 
 def test_a_film_cannot_take_another_films_place_or_imdb_id(admin_client: FlaskClient,

@@ -212,6 +212,13 @@ def test_recommendations_by_emotion_or_weights(client: FlaskClient) -> None:
     assert by_list.status_code == 200
 
 
+def test_ids_no_film_can_have_exclude_nothing(client: FlaskClient) -> None:
+    plain = client.get("/api/recommendations?emotion=sad&seed=4").get_json()
+    odd = client.get("/api/recommendations?emotion=sad&seed=4"
+                     "&exclude=99999999999999999999,2147483648,0,-1").get_json()
+    assert odd == plain and len(plain["recommendations"]) == 10
+
+
 def test_recommendations_exclude_and_seed(client: FlaskClient) -> None:
     first = client.get("/api/recommendations?emotion=happy&count=10&seed=3").get_json()
     again = client.get("/api/recommendations?emotion=happy&count=10&seed=3").get_json()
@@ -228,6 +235,7 @@ def test_recommendations_exclude_and_seed(client: FlaskClient) -> None:
     "probs=" + json.dumps({"happy": -1}), "emotion=sad&strategy=x", "emotion=sad&count=500",
     "emotion=sad&genre=Polka", "emotion=sad&year_min=2000&year_max=1990",
     "emotion=sad&min_rating=11", "emotion=sad&exclude=1,two", "emotion=sad&min_rating=nan",
+    "emotion=sad&year_min=99999999999999999999", "emotion=sad&year_max=-1",
 ])
 def test_bad_recommendation_queries_are_400(client: FlaskClient, query: str) -> None:
     assert_error(client.get(f"/api/recommendations?{query}"), 400)
@@ -262,6 +270,8 @@ def test_feedback_is_stored_and_its_reason_added_by_the_same_session(
 @pytest.mark.parametrize(("body", "status"), [
     ({"liked": True, "emotion": "happy"}, 400),                       # no movie
     ({"movie_id": 10**9, "liked": True, "emotion": "happy"}, 404),    # unknown movie
+    ({"movie_id": 10**22, "liked": True, "emotion": "happy"}, 400),   # no film's id
+    ({"movie_id": 0, "liked": True, "emotion": "happy"}, 400),
     ({"movie_id": "MOVIE", "liked": True, "emotion": "happy"}, 400),
     ({"movie_id": 1, "liked": "yes", "emotion": "happy"}, 400),
     ({"movie_id": 1, "liked": True}, 400),                            # no mood

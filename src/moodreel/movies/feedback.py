@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from moodreel.movies.limits import is_row_id, without_control_characters
 from moodreel.movies.mapping import check_strategy
 from moodreel.movies.models import Feedback, FeedbackStat, GenreWeight, Movie, MovieGenre
 from moodreel.movies.mood import mood_probabilities
@@ -67,11 +68,11 @@ def record_feedback(session: Session, movie_id: int, liked: bool,
     ``ValueError`` for a bad mood or strategy."""
     emotions = mood_probabilities(mood)
     check_strategy(strategy)
-    if session.get(Movie, movie_id) is None:
+    if not is_row_id(movie_id) or session.get(Movie, movie_id) is None:
         raise LookupError(f"no movie with id {movie_id}")
     event = Feedback(movie_id=movie_id, liked=bool(liked), strategy=strategy,
                      emotions_json=json.dumps(dict(emotions), sort_keys=True),
-                     comment=(comment or "").strip()[:COMMENT_LENGTH] or None,
+                     comment=_stored_comment(comment or ""),
                      session_id=session_id)
     session.add(event)
     genre_ids = session.scalars(
@@ -110,9 +111,15 @@ def add_feedback_comment(session: Session, feedback_id: int, session_id: str,
     """Attach the reason given after a thumb: only from the browser session that gave the
     thumb (the random ``session_id`` is the proof). ``LookupError`` for an unknown id or
     another session's feedback (indistinguishable on purpose)."""
-    event = session.get(Feedback, feedback_id)
+    event = session.get(Feedback, feedback_id) if is_row_id(feedback_id) else None
     if event is None or event.session_id is None or event.session_id != session_id:
         raise LookupError(f"no feedback {feedback_id} from this session")
-    event.comment = comment.strip()[:COMMENT_LENGTH] or None
+    event.comment = _stored_comment(comment)
     session.flush()
     return event
+
+
+def _stored_comment(comment: str) -> str | None:
+    """The comment as kept: without control characters, trimmed, at most
+    ``COMMENT_LENGTH`` characters; ``None`` when nothing is left."""
+    return without_control_characters(comment).strip()[:COMMENT_LENGTH] or None

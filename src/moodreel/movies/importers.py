@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from sqlalchemy import Engine
 
+from moodreel.movies.limits import MAX_INTEGER, has_control_characters
 from moodreel.movies.mapping import MoodMapping
 from moodreel.movies.titles import split_title_year
 from moodreel.movies.upsert import ImportReport, MovieRecord, MovieWriter
@@ -124,6 +125,8 @@ def _text(value: str, name: str) -> str:
     value = value.strip()
     if "\ufffd" in value:
         raise _Malformed(f"{name} is not valid UTF-8")
+    if has_control_characters(value):
+        raise _Malformed(f"{name} holds control characters")
     return value
 
 
@@ -275,10 +278,10 @@ def _csv_record(cells: dict[str, str]) -> MovieRecord:
         genres=_genres(cells.get("genres", ""), "|"),
         runtime=_int(cells.get("runtime", ""), "runtime", 1, 100_000),
         imdb_id=imdb_id,
-        tmdb_id=_int(cells.get("tmdb_id", ""), "tmdb_id", 1, 2**31 - 1),
-        movielens_id=_int(cells.get("movielens_id", ""), "movielens_id", 1, 2**31 - 1),
+        tmdb_id=_int(cells.get("tmdb_id", ""), "tmdb_id", 1, MAX_INTEGER),
+        movielens_id=_int(cells.get("movielens_id", ""), "movielens_id", 1, MAX_INTEGER),
         rating=_float(cells.get("rating", ""), "rating", 0.0, 10.0),
-        votes=_int(cells.get("votes", ""), "votes", 0, 2**31 - 1),
+        votes=_int(cells.get("votes", ""), "votes", 0, MAX_INTEGER),
         overview=_text(cells.get("overview", ""), "overview") or None,
     )
 
@@ -305,9 +308,9 @@ def _movielens_links(handle: IO[str], path: Path, report: ImportReport
     for line, row in lines:
         try:
             row = _fields(row, len(header))
-            movie_id = _int(row[at["movieId"]], "movieId", 1, 2**31 - 1)
+            movie_id = _int(row[at["movieId"]], "movieId", 1, MAX_INTEGER)
             imdb_number = _int(row[at["imdbId"]], "imdbId", 1, 10**10 - 1)
-            tmdb_id = _int(row[at["tmdbId"]], "tmdbId", 1, 2**31 - 1)
+            tmdb_id = _int(row[at["tmdbId"]], "tmdbId", 1, MAX_INTEGER)
         except _Malformed as error:
             report.note(path.name, line, str(error))
             continue
@@ -327,7 +330,7 @@ def _movielens_ratings(handle: IO[str], path: Path, report: ImportReport
     for line, row in lines:
         try:
             row = _fields(row, len(header))
-            movie_id = _int(row[movie_at], "movieId", 1, 2**31 - 1)
+            movie_id = _int(row[movie_at], "movieId", 1, MAX_INTEGER)
             stars = _float(row[rating_at], "rating", 0.0, 5.0)
         except _Malformed as error:
             report.note(path.name, line, str(error))
@@ -349,7 +352,7 @@ def _movielens_rows(handle: IO[str], path: Path,
     for line, row in lines:
         try:
             row = _fields(row, len(header))
-            movie_id = _int(row[at["movieId"]], "movieId", 1, 2**31 - 1)
+            movie_id = _int(row[at["movieId"]], "movieId", 1, MAX_INTEGER)
             if movie_id is None:
                 raise _Malformed("empty movieId")
             title, year = split_title_year(_text(row[at["title"]], "title"))
@@ -423,7 +426,7 @@ def _imdb_ratings(handle: IO[str], path: Path, report: ImportReport
                 raise _Malformed(f"expected 3 fields, got {len(fields)}")
             number = _tconst_number(fields[0])
             rating = _float(fields[1], "averageRating", 0.0, 10.0)
-            votes = _int(fields[2], "numVotes", 0, 2**31 - 1)
+            votes = _int(fields[2], "numVotes", 0, MAX_INTEGER)
         except _Malformed as error:
             report.note(path.name, line, str(error))
             continue

@@ -32,6 +32,7 @@ from sqlalchemy import CompoundSelect, Connection, Select, bindparam, select, un
 from sqlalchemy.orm import Session
 
 from moodreel.movies.feedback import current_weights
+from moodreel.movies.limits import FILTER_YEARS, is_row_id
 from moodreel.movies.mapping import MoodMapping, check_strategy, load_mapping
 from moodreel.movies.models import Genre, Movie, MovieGenre
 from moodreel.movies.mood import mood_probabilities
@@ -80,6 +81,10 @@ def _check(strategy: str, count: int, years: tuple[int | None, int | None],
     check_strategy(strategy)
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be between 1 and {MAX_COUNT}, got {count}")
+    for name, year in zip(("year_min", "year_max"), years, strict=True):
+        if year is not None and not FILTER_YEARS[0] <= year <= FILTER_YEARS[1]:
+            raise ValueError(f"{name} must be a year from {FILTER_YEARS[0]} to "
+                             f"{FILTER_YEARS[1]}, got {year}")
     if years[0] is not None and years[1] is not None and years[0] > years[1]:
         raise ValueError(f"empty year range {years[0]}-{years[1]}")
     if min_rating is not None and not 0 <= min_rating <= RATING_SCALE:
@@ -131,7 +136,9 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
         return []
 
     rng = random.Random(seed)
-    candidates = _candidates(connection, searched, count, set(exclude), year_min, year_max,
+    # An id no row can have excludes nothing, and the database would refuse it
+    excluded = {movie_id for movie_id in exclude if is_row_id(movie_id)}
+    candidates = _candidates(connection, searched, count, excluded, year_min, year_max,
                              min_rating, rng)
     # A film's primary genre is its best-fitting one (ties by name): rank the genres once
     rank = {g: i for i, g in enumerate(sorted(names, key=lambda g: (-fit[g], names[g])))}

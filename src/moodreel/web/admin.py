@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from moodreel.movies.catalog import catalog_stats
 from moodreel.movies.db import DatabaseError
+from moodreel.movies.limits import MAX_INTEGER
 from moodreel.movies.models import Genre
 from moodreel.web import admin_feedback, admin_movies, admin_weights
 from moodreel.web.services import services
@@ -103,13 +104,15 @@ def index() -> Any:
     return render_template("admin/index.html", stats=stats, genres=genres, snapshots=snapshots)
 
 
+#: A film's id in a URL; any other number is not found (rather than sent to the database).
+MOVIE_ID = f"<int(min=1, max={MAX_INTEGER}):movie_id>"
+
 ROUTES: list[tuple[str, str, Callable[..., Any], tuple[str, ...]]] = [
     ("/", "index", index, ("GET",)),
     ("/movies", "movies", admin_movies.movie_list, ("GET",)),
     ("/movies/new", "movie_new", admin_movies.movie_new, ("GET", "POST")),
-    ("/movies/<int:movie_id>", "movie_edit", admin_movies.movie_edit, ("GET", "POST")),
-    ("/movies/<int:movie_id>/delete", "movie_delete", admin_movies.movie_delete,
-     ("GET", "POST")),
+    (f"/movies/{MOVIE_ID}", "movie_edit", admin_movies.movie_edit, ("GET", "POST")),
+    (f"/movies/{MOVIE_ID}/delete", "movie_delete", admin_movies.movie_delete, ("GET", "POST")),
     ("/weights", "weights", admin_weights.weights, ("GET", "POST")),
     ("/feedback", "feedback", admin_feedback.feedback, ("GET",)),
 ]

@@ -12,13 +12,13 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from moodreel.movies.limits import MAX_INTEGER, has_control_characters
 from moodreel.movies.models import Movie
 from moodreel.movies.upsert import MovieRecord
 
 FIELDS = ("title", "year", "rating", "votes", "runtime", "imdb_id")
 TITLE_LENGTH = 300
 YEARS = (1870, 2100)
-MAX_INTEGER = 2**31 - 1  # the columns are 32-bit
 IMDB_ID = re.compile(r"tt\d{7,10}")
 
 
@@ -57,6 +57,8 @@ class FilmForm:
             self.errors["title"] = "A film needs a title."
         elif len(title) > TITLE_LENGTH:
             self.errors["title"] = f"The title is longer than {TITLE_LENGTH} characters."
+        elif has_control_characters(title):
+            self.errors["title"] = "The title holds control characters; type it again."
         self.cleaned["title"] = title
         self._bounded("year", "The year", int, "a whole number", *YEARS)
         self._bounded("rating", "The rating", float, "a number", 0.0, 10.0)

@@ -13,6 +13,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from moodreel.movies.limits import without_control_characters
 from moodreel.movies.mapping import load_mapping
 from moodreel.movies.models import Feedback, Genre, Movie, MovieGenre
 from moodreel.movies.titles import title_key
@@ -27,7 +28,7 @@ FILMS_PER_PAGE = 50
 def movie_list() -> Any:
     """Films by title, a page at a time; ``?q=`` keeps those whose title contains it
     (ignoring case, accents and punctuation)."""
-    query = request.args.get("q", "").strip()
+    query = without_control_characters(request.args.get("q", "")).strip()  # never in a title
     statement = (select(Movie.id, Movie.title, Movie.year, Movie.rating, Movie.votes)
                  .order_by(Movie.title, Movie.id))
     if query:

@@ -16,6 +16,7 @@ from moodreel import __version__
 from moodreel.labels import EMOTIONS
 from moodreel.movies.db import DatabaseError
 from moodreel.movies.feedback import add_feedback_comment, record_feedback
+from moodreel.movies.limits import MAX_INTEGER
 from moodreel.movies.recommender import MAX_COUNT, recommend_movies
 from moodreel.vision.cam import HeatMap
 from moodreel.vision.image import ImageError, ImageTooLarge, decode_image
@@ -47,7 +48,7 @@ def recommend_options(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "strategy": params.strategy(values),
         "count": params.integer(values, "count", current_app.config["RECOMMEND_COUNT"],
-                                low=1, high=MAX_COUNT),
+                                bounds=(1, MAX_COUNT)),
         "exclude": params.id_list(values, "exclude"),
         "seed": params.integer(values, "seed", None),
         "genre": values.get("genre") or None,
@@ -149,7 +150,7 @@ def feedback() -> Any:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported media type", "send feedback as application/json")
     values = request_values(request)
-    movie_id = params.integer(values, "movie_id", None, low=1)
+    movie_id = params.integer(values, "movie_id", None, bounds=(1, MAX_INTEGER))
     if movie_id is None:
         raise ApiError(400, "bad movie_id", "movie_id is required")
     liked = values.get("liked")

@@ -34,7 +34,7 @@ def boolean(values: dict[str, Any], name: str, default: bool) -> bool:
 
 
 def integer(values: dict[str, Any], name: str, default: int | None, *,
-            low: int | None = None, high: int | None = None) -> int | None:
+            bounds: tuple[int, int] | None = None) -> int | None:
     value = values.get(name)
     if value is None or value == "":
         return default
@@ -44,8 +44,8 @@ def integer(values: dict[str, Any], name: str, default: int | None, *,
         number = None
     if number is None or (isinstance(value, float) and not value.is_integer()):
         raise bad(name, f"{name} must be a whole number, got {value!r}")
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise bad(name, f"{name} must be between {low} and {high}, got {number}")
+    if bounds is not None and not bounds[0] <= number <= bounds[1]:
+        raise bad(name, f"{name} must be between {bounds[0]} and {bounds[1]}, got {number}")
     return number
 
 
