@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
 import stat
 import subprocess
@@ -137,3 +138,38 @@ def test_serve_stops_promptly_after_analysing_a_face(tmp_path: Path) -> None:
     # gunicorn's graceful timeout is 10 s: a worker that hangs at exit is killed only then.
     assert stopped_in < 5, f"took {stopped_in:.1f} s to stop:\n{text[-3000:]}"
     assert "terminate called" not in text and "SIGABRT" not in text, text[-3000:]
+
+
+def raw_http(base_url: str, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send ``request`` as it is; the status line, headers and body of the answer."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in
+               (line.partition(":") for line in lines)}
+    return status, headers, body
+
+
+@pytest.mark.slow
+def test_requests_gunicorn_refuses_are_answered_in_json(tmp_path: Path) -> None:
+    long_query = "/api/recommendations?emotion=sad&exclude=" + "%2C".join(["1234567"] * 500)
+    with serving(tmp_path) as server:
+        status, _, body = raw_http(server.base_url, f"GET {long_query} HTTP/1.1\r\n"
+                                   "Host: x\r\nConnection: close\r\n\r\n".encode())
+        assert status.startswith("HTTP/1.1 200"), body  # the page's longest "another list"
+        for request, code in (
+                (f"GET /api/health?{'x' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n", "414"),
+                (f"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: {'y' * 9000}\r\n\r\n",
+                 "431"),
+                ("NOT HTTP AT ALL\r\n\r\n", "400")):
+            status, headers, body = raw_http(server.base_url, request.encode())
+            assert status.split()[1] == code, status
+            assert headers["content-type"] == "application/json"
+            answer = json.loads(body)
+            assert set(answer) == {"error", "detail"} and answer["detail"], answer
+

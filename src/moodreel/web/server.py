@@ -10,6 +10,7 @@ The development key is refused unless ``--dev``.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import multiprocessing
 import os
@@ -19,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
-from gunicorn.util import is_ipv6
 
 from moodreel import settings
 from moodreel.web.config import secret_key_problem
@@ -82,7 +83,7 @@ def check_address(host: str, port: int) -> None:
     """Fail at once, with the reason, when ``host:port`` cannot be listened on: gunicorn
     would load everything first, then retry for five seconds with a log line each time.
     The probe binds as gunicorn will: IPv6 for an IPv6 address, else IPv4."""
-    family = socket.AF_INET6 if is_ipv6(host) else socket.AF_INET
+    family = socket.AF_INET6 if gunicorn_util.is_ipv6(host) else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
         try:
@@ -179,4 +180,25 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int,
         "accesslog": "-" if access_log else None, "errorlog": "-", "loglevel": "info",
         "proc_name": "moodreel",
         "control_socket_disable": True,  # no ~/.gunicorn socket: nothing here uses it
+        # The page asks for "another list" with up to 500 ids already shown in the query:
+        # 5,000 characters and more with a large catalog's 7-digit ids (gunicorn's default
+        # is 4,094; 8,190 is its most)
+        "limit_request_line": 8190,
+        "post_worker_init": answer_unparsable_requests_in_json,
     }
+
+
+def answer_unparsable_requests_in_json(worker: Any) -> None:
+    """In each worker: requests that gunicorn itself refuses before the app sees them (a
+    request line or header over its limits, a malformed one) are answered like the app's
+    own errors, ``{"error", "detail"}`` in JSON, instead of gunicorn's HTML page. gunicorn
+    has no setting for that page; its one writer is ``gunicorn.util.write_error``."""
+    gunicorn_util.write_error = write_json_error
+
+
+def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """``gunicorn.util.write_error``'s signature and framing, with a JSON body."""
+    body = json.dumps({"error": reason.lower(), "detail": mesg or reason}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
