@@ -172,6 +172,9 @@ def test_bad_requests_to_analyze(client: FlaskClient, face_jpeg: bytes) -> None:
     assert_error(client.post("/api/analyze", json=["not", "an", "object"]), 400)
     assert_error(client.post("/api/analyze", data="{broken", content_type="application/json"),
                  400)
+    deep = '{"image": ' + "[" * 100_000 + "]" * 100_000 + "}"  # past Python's recursion limit
+    for route in ("/api/analyze", "/api/feedback"):
+        assert_error(client.post(route, data=deep, content_type="application/json"), 400)
     assert_error(analyze(client, face_jpeg, strategy="cheer"), 400, "bad strategy")
     assert_error(analyze(client, face_jpeg, count="0"), 400, "bad count")
     assert_error(analyze(client, face_jpeg, count="ten"), 400, "bad count")
@@ -236,6 +239,7 @@ def test_recommendations_exclude_and_seed(client: FlaskClient) -> None:
     "emotion=sad&genre=Polka", "emotion=sad&year_min=2000&year_max=1990",
     "emotion=sad&min_rating=11", "emotion=sad&exclude=1,two", "emotion=sad&min_rating=nan",
     "emotion=sad&year_min=99999999999999999999", "emotion=sad&year_max=-1",
+    "probs=" + "[" * 3000 + "]" * 3000,
 ])
 def test_bad_recommendation_queries_are_400(client: FlaskClient, query: str) -> None:
     assert_error(client.get(f"/api/recommendations?{query}"), 400)

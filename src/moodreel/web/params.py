@@ -108,7 +108,7 @@ def mood(values: dict[str, Any]) -> dict[str, float] | list[float]:
         try:
             probs = json.loads(text) if text[:1] in "{[" else \
                 [float(v) for v in text.split(",")]
-        except ValueError:
+        except (ValueError, RecursionError):
             raise bad("probs", "probs must be a JSON object like {\"happy\": 0.7, "
                                "\"sad\": 0.3} or 7 (or 4) numbers separated by commas") from None
     if isinstance(probs, dict):

@@ -19,7 +19,10 @@ def request_values(request: Request) -> dict[str, Any]:
     """Options of a request, from the query string, form fields and a JSON body alike."""
     values: dict[str, Any] = dict(request.args.items())
     if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than Python's decoder goes: not ours either
+            body = None
         if not isinstance(body, dict):
             raise ApiError(400, "bad request", "the body is not a JSON object")
         values.update(body)
