@@ -139,6 +139,18 @@ def test_bad_specs_say_where(spec, message):
         load_spec(spec)
 
 
+def test_unreadable_spec_files_say_why(tmp_path):
+    from moodreel.nn import SpecError
+
+    path = tmp_path / "spec.yaml"
+    path.write_text("stages: [\n")
+    with pytest.raises(SpecError, match="spec.yaml: not valid YAML"):
+        load_spec(path)
+    path.write_bytes(b"stages: \xff\n")
+    with pytest.raises(SpecError, match="spec.yaml: not a YAML text file"):
+        load_spec(path)
+
+
 def test_example_configs_build():
     from pathlib import Path
 

@@ -139,6 +139,12 @@ def test_config_files_reject_unknown_keys(tmp_path):
     path.write_text("epochs: 3\nlearning_rate: 0.1\n")
     with pytest.raises(ValueError, match="learning_rate"):
         load_config(path)
+    path.write_text("epochs: [3\n")
+    with pytest.raises(ValueError, match="bad.yaml: not valid YAML"):
+        load_config(path)
+    path.write_bytes(b"epochs: \xff\n")
+    with pytest.raises(ValueError, match="bad.yaml: not a YAML text file"):
+        load_config(path)
 
 
 def test_shipped_preset_loads():

@@ -77,6 +77,24 @@ def test_bad_video_input_is_a_clear_error(tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
+def test_a_failed_run_leaves_no_csv_behind(moving_face_video, tmp_path):
+    from moodreel.vision.recognizer import Recognizer
+    from moodreel.vision.video import analyze_stream, open_capture, write_csv
+
+    def stopped_midway(results):
+        for n, result in enumerate(results):
+            if n == 3:
+                raise KeyboardInterrupt
+            yield result
+
+    out = tmp_path / "new" / "faces.csv"
+    capture = open_capture(str(moving_face_video))
+    with pytest.raises(KeyboardInterrupt):
+        write_csv(stopped_midway(analyze_stream(capture, Recognizer())), out)
+    capture.release()
+    assert list(out.parent.iterdir()) == []
+
+
 def test_a_camera_that_is_not_there_is_one_clear_line(capfd):
     """OpenCV's backends warn on stderr as they give up; our error already says it all."""
     with pytest.raises(ImageError, match="cannot open camera 99"):

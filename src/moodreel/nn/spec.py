@@ -50,6 +50,8 @@ def load_spec(source: str | Path | dict[str, Any]) -> dict[str, Any]:
             raise SpecError(f"spec file not found: {path}")
         try:
             spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise SpecError(f"{path}: not a YAML text file (not UTF-8)") from None
         except yaml.YAMLError as error:
             raise SpecError(f"{path}: not valid YAML: {error}") from None
         if not isinstance(spec, dict):

@@ -7,6 +7,7 @@ metric, the history and optimizer/scheduler state. Files are written atomically.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from torch import nn
 from moodreel.data.preprocess import Preprocessing
 from moodreel.labels import EMOTIONS
 from moodreel.nn.registry import model_from_config
+
+log = logging.getLogger(__name__)
 
 FORMAT = "moodreel-checkpoint/1"
 
@@ -50,7 +53,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a foreign or truncated file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from None
+        log.debug("torch.load(%s) failed", path, exc_info=True)  # its advice is about pickles
+        raise CheckpointError(f"{path}: not a readable checkpoint (not a file that moodreel "
+                              f"train saved, or a truncated one: {type(error).__name__})"
+                              ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a moodreel checkpoint")
     return state
