@@ -40,7 +40,7 @@ def integer(values: dict[str, Any], name: str, default: int | None, *,
         return default
     try:
         number = int(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         number = None
     if number is None or (isinstance(value, float) and not value.is_integer()):
         raise bad(name, f"{name} must be a whole number, got {value!r}")
