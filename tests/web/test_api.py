@@ -24,6 +24,7 @@ from moodreel.movies.db import init_db
 from moodreel.movies.models import Feedback
 from moodreel.vision.tracker import iou
 from moodreel.web import create_app
+from moodreel.web.snapshots import SnapshotStore
 from tests.tcp_proxy import TcpProxy, free_port
 from tests.vision.conftest import ASTRONAUT_FACE
 from tests.web.conftest import upload
@@ -139,6 +140,37 @@ def test_keeping_a_snapshot_is_opt_in_and_deletable(client: FlaskClient, face_jp
     assert not list(folder.glob(f"{snapshot_id}*"))
     assert_error(client.delete(f"/api/snapshots/{snapshot_id}"), 404)
     assert_error(client.delete("/api/snapshots/..%2F..%2Fetc"), 404)
+
+
+def test_a_snapshot_the_server_cannot_store_is_said_and_nothing_is_kept(
+        web_database_url: str, tmp_path: Path, face_jpeg: bytes) -> None:
+    not_a_folder = tmp_path / "snapshots"
+    not_a_folder.write_text("a file where the folder should be")
+    app = create_app({"DATABASE_URL": web_database_url, "TESTING": True,
+                      "SNAPSHOT_DIR": str(not_a_folder)})
+    try:
+        response = analyze(app.test_client(), face_jpeg, keep="true", recommend="false")
+    finally:
+        app.extensions["moodreel"].close()
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["faces"] and "snapshot_id" not in body
+    assert body["snapshot_error"]["error"] == "snapshot not kept"
+    assert "nothing was kept" in body["snapshot_error"]["detail"]
+
+
+def test_a_photo_is_not_kept_without_its_record(tmp_path: Path, face_jpeg: bytes,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo whose record failed to be written could be neither listed nor deleted."""
+    store = SnapshotStore(tmp_path / "kept")
+
+    def disk_full(record: dict) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_record", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        store.save(face_jpeg, {"faces": []})
+    assert list((tmp_path / "kept").iterdir()) == []
 
 
 def _png_header(width: int, height: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -30,6 +31,7 @@ from moodreel.web.uploads import image_bytes, request_values
 OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"
 
 api = Blueprint("api", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -104,15 +106,28 @@ def analyze() -> Any:
             result["recommendations"] = None
             result["recommendations_error"] = {"error": error.error, "detail": error.detail}
     if keep and faces:
-        result["snapshot_id"] = services().snapshots.save(data, {
-            "faces": result["faces"], "group": group, "session_id": session_id,
-            "strategy": result.get("strategy"),
-            "recommended": [film["movie_id"] for film in result.get("recommendations") or []],
-            "model": services().model_name})
+        keep_snapshot(data, result, session_id)
     if heat_maps is not None:  # after keeping: a kept snapshot stores no heat maps
         for entry, heat in zip(result["faces"], heat_maps, strict=True):
             entry["explanation"] = heat.to_dict()
     return jsonify(result)
+
+
+def keep_snapshot(data: bytes, result: dict[str, Any], session_id: str | None) -> None:
+    """Keep the snapshot the user opted to give, adding its id to ``result``; when the
+    server cannot store it, ``result`` says so and nothing is kept (the reading stands)."""
+    try:
+        result["snapshot_id"] = services().snapshots.save(data, {
+            "faces": result["faces"], "group": result["group"], "session_id": session_id,
+            "strategy": result.get("strategy"),
+            "recommended": [film["movie_id"] for film in result.get("recommendations") or []],
+            "model": services().model_name})
+    except OSError as error:
+        log.warning("a snapshot could not be kept: %s", error)
+        result["snapshot_error"] = {
+            "error": "snapshot not kept",
+            "detail": "The server could not store your snapshot, so nothing was kept "
+                      f"({error.strerror or error}). Your reading is below."}
 
 
 def detect_faces(data: bytes, explain: bool) -> tuple[list[Face], list[HeatMap] | None]:

@@ -29,15 +29,22 @@ class SnapshotStore:
 
     def save(self, image: bytes, record: dict[str, Any]) -> str:
         """Store the image bytes as uploaded and ``record`` beside them; returns the id.
-        Each file appears whole or not at all (written aside, then renamed)."""
+        Both appear whole or not at all (each written aside, then renamed; the image is
+        removed again if its record cannot be written, since a photo without its record
+        could not be listed or deleted). ``OSError`` when the folder cannot take them."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         snapshot_id = secrets.token_urlsafe(16)
         suffix = next((ext for magic, ext in IMAGE_TYPES.items() if image.startswith(magic)),
                       ".img")
         meta = {"id": snapshot_id, "image": snapshot_id + suffix,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
-        _write_atomic(self.root / (snapshot_id + suffix), image)
-        self._write_record(meta)
+        image_path = self.root / (snapshot_id + suffix)
+        _write_atomic(image_path, image)
+        try:
+            self._write_record(meta)
+        except BaseException:
+            image_path.unlink(missing_ok=True)
+            raise
         return snapshot_id
 
     def get(self, snapshot_id: str) -> dict[str, Any] | None:

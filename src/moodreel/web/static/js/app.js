@@ -99,6 +99,7 @@
       showMood(data.group, data.faces, "Your mood");
       if (data.advice) showStatus("warning", data.advice);
       if (data.snapshot_id) keptSnapshot(data.snapshot_id);
+      if (data.snapshot_error) showStatus("warning", data.snapshot_error.detail);
       state.shown = [];
       if (data.recommendations_error) {
         showMovies(null, data.recommendations_error.detail);
