@@ -55,6 +55,21 @@ def all_reduce_sum(tensor: torch.Tensor, context: DistContext) -> torch.Tensor:
     return tensor
 
 
+def synchronize(context: DistContext) -> None:
+    """Wait until every process gets here; called once a run has succeeded, before exit.
+
+    Without it a rank could exit right after its last ``all_reduce`` while a gloo worker
+    thread still held that work's tensors (the group's threads outlive
+    ``destroy_process_group`` here); freeing them during interpreter shutdown needs the
+    GIL, and the rank died with SIGABRT ("terminate called without an active exception",
+    seen in a core dump: ``~AsyncAllreduceWork`` -> ``decref_pyobject`` -> ``take_gil``)
+    in 3 of 77 runs of ``tests/train/test_distributed.py``'s command, and in 0 of 80 with
+    this wait. A barrier's work holds no tensors, and by the time every rank has reached
+    it the all-reduce's work is gone."""
+    if context.enabled:
+        dist.barrier()
+
+
 def shutdown(context: DistContext) -> None:
     if context.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -38,7 +38,13 @@ from moodreel.nn.registry import create_model
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
 from moodreel.train.distill import Distillation, Teachers
-from moodreel.train.distributed import DistContext, all_reduce_sum, init_distributed, shutdown
+from moodreel.train.distributed import (
+    DistContext,
+    all_reduce_sum,
+    init_distributed,
+    shutdown,
+    synchronize,
+)
 from moodreel.train.ema import weight_average
 from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
 from moodreel.train.metrics import confusions, report_from_confusions
@@ -182,8 +188,10 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     torch.set_num_threads(config.threads or max(1, (os.cpu_count() or 1) // context.world_size))
     channels_last = config.channels_last
     try:
-        return _train(config, state, context, device, channels_last, progress and
-                      context.is_main)
+        result = _train(config, state, context, device, channels_last, progress and
+                        context.is_main)
+        synchronize(context)
+        return result
     finally:
         shutdown(context)
 
