@@ -1,6 +1,7 @@
 """Odd values in every option of the JSON API, on every database: a 2xx, or a JSON 4xx that
-says why; never a 500. The values include what once broke the API (ids past 32 bits, NUL in
-text, JSON nested past Python's recursion limit) and their neighbours."""
+says why; never a 500 (nor in the admin's forms). The values include what once broke the
+API (ids past 32 bits, NUL in text, JSON nested past Python's recursion limit) and their
+neighbours."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from moodreel.web import create_app
-from tests.web.conftest import upload
+from tests.web.conftest import ADMIN_TOKEN, upload
 
 NASTY_TEXT = [
     "", " ", "0", "-1", "1", "7", "2147483647", "2147483648", "99999999999999999999", "1.5",
@@ -39,7 +40,9 @@ REQUESTS = 300
 def fuzzed_app(request: pytest.FixtureRequest, make_database: Callable[[str], str],
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     app = create_app({"DATABASE_URL": make_database(request.param), "TESTING": True,
-                      "SNAPSHOT_DIR": str(tmp_path_factory.mktemp("snapshots"))})
+                      "SNAPSHOT_DIR": str(tmp_path_factory.mktemp("snapshots")),
+                      "ADMIN_TOKEN": ADMIN_TOKEN,
+                      "WTF_CSRF_ENABLED": False})  # the forms' CSRF is tested in test_admin
     yield app
     app.extensions["moodreel"].close()
 
@@ -102,3 +105,33 @@ def test_odd_paths(fuzz_client: FlaskClient) -> None:
             response = getattr(fuzz_client, method)(path, json={"session_id": "t",
                                                                 "comment": "x"})
             assert_answered(response, f"{method} {path}")
+
+
+FILM_FIELDS = ["title", "year", "rating", "votes", "runtime", "imdb_id", "genres"]
+
+
+def test_odd_admin_forms_and_queries(fuzz_client: FlaskClient) -> None:
+    fuzz_client.post("/admin/login", data={"token": ADMIN_TOKEN})
+    rng = random.Random(4)
+    for n in range(REQUESTS // 3):
+        film = some(rng, FILM_FIELDS, NASTY_TEXT,
+                    {"title": f"Fuzzed film {n}", "year": "2000", "genres": "Drama"})
+        for path in ("/admin/movies/new", f"/admin/movies/{rng.choice([1, 5, 2**31 - 1])}"):
+            response = fuzz_client.post(path, data=film)
+            assert response.status_code < 500, f"{path} {film}"
+        weight = {f"w-{rng.choice(['sad', 'x'])}-{rng.choice(['1', '2147483648', 'x'])}":
+                  rng.choice(NASTY_TEXT)}
+        for method, path, values in (
+                ("post", "/admin/weights", weight),
+                ("get", "/admin/movies", {"q": rng.choice(NASTY_TEXT),
+                                          "page": rng.choice(NASTY_TEXT)}),
+                ("get", "/admin/feedback", {"page": rng.choice(NASTY_TEXT)}),
+                ("get", "/admin/weights", {"strategy": rng.choice(NASTY_TEXT)})):
+            if method == "post":
+                response = fuzz_client.post(path, data=values,
+                                            query_string={"strategy": rng.choice(["lift",
+                                                                                  "x"])})
+            else:
+                response = fuzz_client.get(path, query_string=values)
+            assert response.status_code < 500, f"{method} {path} {values}"
+
