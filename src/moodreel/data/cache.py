@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from moodreel.files import replaced_on_success
 from moodreel.settings import cache_dir
 
 log = logging.getLogger(__name__)
@@ -62,14 +61,9 @@ def load(key: str) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
 
 def save(key: str, images: np.ndarray, labels: np.ndarray, skipped: list[str]) -> None:
     path = _path(key)
-    tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            tmp_name = tmp.name
-            np.savez(tmp, images=images, labels=labels, skipped=np.array(json.dumps(skipped)))
-        os.replace(tmp_name, path)
+        with replaced_on_success(path, private=True) as tmp, tmp.open("wb") as handle:
+            np.savez(handle, images=images, labels=labels, skipped=np.array(json.dumps(skipped)))
     except OSError as error:
         log.warning("could not write dataset cache %s: %s", path, error)
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)

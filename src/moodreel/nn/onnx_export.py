@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import onnx
 import torch
 
+from moodreel.files import replaced_on_success
 from moodreel.nn.class_maps import add_class_map_outputs
 from moodreel.vision.model_info import METADATA_KEY, ModelInfo
 
@@ -54,9 +54,8 @@ def _save(proto: onnx.ModelProto, info: ModelInfo, out: Path) -> None:
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(info.to_dict())
     onnx.checker.check_model(proto)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    onnx.save_model(proto, tmp)
-    os.replace(tmp, out)
+    with replaced_on_success(out) as tmp:
+        onnx.save_model(proto, tmp)
 
 
 @contextlib.contextmanager

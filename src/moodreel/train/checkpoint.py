@@ -8,7 +8,6 @@ metric, the history and optimizer/scheduler state. Files are written atomically.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from moodreel.data.preprocess import Preprocessing
+from moodreel.files import replaced_on_success
 from moodreel.labels import EMOTIONS
 from moodreel.nn.registry import model_from_config
 
@@ -41,9 +41,8 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, preprocessing: Prepro
         "preprocessing": preprocessing.to_dict(),
         **extra,
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with replaced_on_success(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

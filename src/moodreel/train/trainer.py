@@ -32,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from moodreel.data.fer2013 import FaceDataset, load_split
 from moodreel.data.preprocess import Preprocessing
+from moodreel.files import replaced_on_success
 from moodreel.labels import EMOTIONS
 from moodreel.nn.profile import count_params
 from moodreel.nn.registry import create_model
@@ -148,12 +149,10 @@ def evaluate_split(model: nn.Module, inputs: np.ndarray, labels: np.ndarray,
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as handle:
+    with replaced_on_success(path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, path)
 
 
 def _load_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:

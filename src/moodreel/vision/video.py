@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from moodreel.files import replaced_on_success
 from moodreel.labels import EMOTIONS
 from moodreel.vision.image import ImageError
 from moodreel.vision.recognizer import Recognizer
@@ -81,24 +82,17 @@ def analyze_stream(capture: cv2.VideoCapture, recognizer: Recognizer, *, every: 
 def write_csv(results: Iterator[FrameResult], path: str | Path) -> int:
     """Write one row per face per analysed frame (raw probabilities); return the row count.
 
-    The rows go to a temporary file beside ``path`` that replaces it at the end: a run that
-    fails or is interrupted leaves neither a half-written CSV nor the temporary file."""
+    A run that fails or is interrupted leaves no half-written CSV (``replaced_on_success``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
     rows = 0
-    try:
-        with tmp.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_FIELDS)
-            for result in results:
-                for track in result.tracks:
-                    face = track.raw
-                    writer.writerow([result.index, f"{result.time_s:.3f}", track.id, *face.box,
-                                     face.top, *(f"{p:.5f}" for p in face.probabilities)])
-                    rows += 1
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replaced_on_success(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_FIELDS)
+        for result in results:
+            for track in result.tracks:
+                face = track.raw
+                writer.writerow([result.index, f"{result.time_s:.3f}", track.id, *face.box,
+                                 face.top, *(f"{p:.5f}" for p in face.probabilities)])
+                rows += 1
     return rows

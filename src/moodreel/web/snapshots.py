@@ -9,13 +9,13 @@ named by an unguessable id that is also the key to delete it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from moodreel.files import replaced_on_success
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
 IMAGE_TYPES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png", b"RIFF": ".webp"}
@@ -92,11 +92,5 @@ class SnapshotStore:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced_on_success(path, private=True) as temporary:
+        temporary.write_bytes(data)
