@@ -1,8 +1,8 @@
-"""Files that appear whole or not at all: written aside, then renamed over the target.
+"""Our own files: written whole or not at all, and YAML read with errors that name the file.
 
 Checkpoints, exported models, metrics, video CSVs, kept snapshots and the dataset cache are
-all written this way, so that a crash, a full disk or Ctrl+C never leaves a half-written
-file under the real name, nor the temporary one beside it.
+all written aside, then renamed over the target, so that a crash, a full disk or Ctrl+C
+never leaves a half-written file under the real name, nor the temporary one beside it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 @contextlib.contextmanager
@@ -29,3 +32,14 @@ def replaced_on_success(path: str | Path, *, private: bool = False) -> Iterator[
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def read_yaml(path: Path, error: type[Exception] = ValueError) -> Any:
+    """The YAML document in ``path``; ``error`` naming the file when it is not UTF-8 text or
+    not valid YAML."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a YAML text file (not UTF-8)") from None
+    except yaml.YAMLError as problem:
+        raise error(f"{path}: not valid YAML: {problem}") from None

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
+from moodreel.files import read_yaml
 from moodreel.nn.layers import BLOCKS
 from moodreel.nn.reparam import BranchedSeparableConv
 
@@ -48,12 +48,7 @@ def load_spec(source: str | Path | dict[str, Any]) -> dict[str, Any]:
         path = Path(source)
         if not path.is_file():
             raise SpecError(f"spec file not found: {path}")
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise SpecError(f"{path}: not a YAML text file (not UTF-8)") from None
-        except yaml.YAMLError as error:
-            raise SpecError(f"{path}: not valid YAML: {error}") from None
+        spec = read_yaml(path, SpecError)
         if not isinstance(spec, dict):
             raise SpecError(f"{path}: a spec must be a mapping with stem, stages and head")
         spec = spec.get("model", spec) if "stages" not in spec else spec

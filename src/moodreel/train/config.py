@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from moodreel.files import read_yaml
 
 
 @dataclass
@@ -104,12 +104,7 @@ def load_config(path: str | Path) -> TrainConfig:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a YAML text file (not UTF-8)") from None
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML: {error}") from None
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of training settings")
     try:
