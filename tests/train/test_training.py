@@ -178,3 +178,30 @@ def test_a_branched_model_trains_and_says_what_it_deploys_as(folder_dataset, tmp
     assert np.isfinite(result.history[0]["train_loss"])
     plain = count_params(create_model("mini_xception"))
     assert f", {plain} once its branches are folded" in caplog.text
+
+
+def test_bf16_autocast_lowers_the_loss_and_keeps_float32_weights():
+    torch.manual_seed(0)
+    images, labels = make_faces(16, seed=1)
+    model = create_model("simple_cnn_small")
+    pre = Preprocessing()
+    loader = BatchLoader(images, labels, pre, batch_size=16)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    seen = set()
+    conv.register_forward_hook(lambda module, inputs, output: seen.add(output.dtype))
+    losses = []
+    for epoch in range(8):
+        loader.epoch = epoch
+        losses.append(train_one_epoch(model, loader, optimizer, scheduler, num_classes=7,
+                                      device=torch.device("cpu"), precision="bf16").loss)
+    assert seen == {torch.bfloat16}
+    assert losses[-1] < losses[0] * 0.8
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_an_unknown_precision_is_a_clear_error(folder_dataset, tmp_path):
+    with pytest.raises(TrainError, match="unknown precision 'fp8'"):
+        run_training(tiny_config(folder_dataset, tmp_path / "run", precision="fp8"),
+                     progress=False)

@@ -38,12 +38,15 @@ class Teachers:
     """Frozen models whose averaged, softened probabilities are the student's soft targets."""
 
     def __init__(self, paths: Sequence[str | Path], preprocessing: Preprocessing, *,
-                 flip: bool = False) -> None:
+                 flip: bool = False, device: torch.device | None = None) -> None:
+        """``device``: where checkpoint teachers run (exported ones run in ONNX Runtime on
+        the CPU); the soft targets come back on the device of the faces given."""
         if not paths:
             raise TeacherError("distillation needs at least one teacher")
         self.paths = [Path(p) for p in paths]
         self.flip = flip
-        self._models = [_load(path, preprocessing) for path in self.paths]
+        device = device or torch.device("cpu")
+        self._models = [_load(path, preprocessing, device) for path in self.paths]
 
     @torch.no_grad()
     def soft_targets(self, x: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -67,18 +70,20 @@ class Distillation:
     temperature: float = 4.0
     cached: torch.Tensor | None = None
 
-    def cache(self, inputs: torch.Tensor, batch_size: int = 512) -> None:
-        """Score every training face (normalised, unaugmented ``(N, 1, H, W)``) once."""
+    def cache(self, inputs: torch.Tensor, batch_size: int = 512,
+              device: torch.device | None = None) -> None:
+        """Score every training face (normalised, unaugmented ``(N, 1, H, W)``) once; the
+        targets are kept on ``device`` (default: the faces' device)."""
         self.cached = torch.cat([
             self.teachers.soft_targets(inputs[start:start + batch_size], self.temperature)
-            for start in range(0, len(inputs), batch_size)])
+            for start in range(0, len(inputs), batch_size)]).to(device or inputs.device)
 
     def loss(self, hard_loss: torch.Tensor, student_logits: torch.Tensor,
              x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """``(1 - weight) * hard_loss + weight * T^2 * KL`` for the batch ``x``, whose faces
         are rows ``index`` of the training set."""
         soft = (self.teachers.soft_targets(x, self.temperature) if self.cached is None
-                else self.cached[index].to(student_logits.device))
+                else self.cached[index.to(self.cached.device)].to(student_logits.device))
         return ((1 - self.weight) * hard_loss
                 + self.weight * distillation_loss(student_logits, soft, self.temperature))
 
@@ -90,7 +95,7 @@ def distillation_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,
     return F.kl_div(log_probs, soft_targets, reduction="batchmean") * temperature ** 2
 
 
-def _load(path: Path, preprocessing: Preprocessing) -> Logits:
+def _load(path: Path, preprocessing: Preprocessing, device: torch.device) -> Logits:
     if not path.is_file():
         raise TeacherError(f"teacher not found: {path}")
     if path.suffix == ".onnx":
@@ -101,7 +106,8 @@ def _load(path: Path, preprocessing: Preprocessing) -> Logits:
     _check(path, trained_with, preprocessing)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    return lambda x: model(x.contiguous())
+    model.to(device)
+    return lambda x: model(x.to(device).contiguous()).to(x.device)
 
 
 def _onnx_teacher(path: Path, preprocessing: Preprocessing) -> Logits:

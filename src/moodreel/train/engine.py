@@ -1,11 +1,15 @@
 """The inner loops: batches from memory, one training epoch, evaluation.
 
 FER-2013 fits in memory as uint8 (66 MB), so batches are sliced from one tensor instead of
-going through worker processes; augmentation is batched (``moodreel.train.augment``).
+going through worker processes; augmentation is batched (``moodreel.train.augment``). On a
+GPU the faces live on it and are augmented there, and an epoch synchronises with the host
+once, at its end, instead of at every step: a small network's steps are too short to wait
+for the host between them.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -42,14 +46,18 @@ class BatchLoader:
 
     Each epoch's order comes from ``seed + epoch`` and is the same on every rank; rank ``r``
     takes every ``world_size``-th index, and all ranks get the same number of batches so
-    DistributedDataParallel never waits on a rank that ran out.
+    DistributedDataParallel never waits on a rank that ran out. The faces are kept on
+    ``device`` and batches are cut and augmented there.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, preprocessing: Preprocessing,
                  batch_size: int, *, augment: AugmentConfig | None = None, seed: int = 0,
-                 shard: Shard | None = None, max_steps: int = 0) -> None:
-        self.images = torch.from_numpy(preprocessing.resize(images))  # (N, H, W) uint8
-        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+                 shard: Shard | None = None, max_steps: int = 0,
+                 device: torch.device | None = None) -> None:
+        device = device or torch.device("cpu")
+        # (N, H, W) uint8
+        self.images = torch.from_numpy(preprocessing.resize(images)).to(device)
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
         self.preprocessing = preprocessing
         self.batch_size = batch_size
         self.augment = augment
@@ -66,7 +74,7 @@ class BatchLoader:
     def __iter__(self) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed * 10_007 + self.epoch)
         order = torch.randperm(len(self.labels), generator=generator)
-        order = order[self.shard.rank::self.shard.world_size]
+        order = order[self.shard.rank::self.shard.world_size].to(self.labels.device)
         for step in range(len(self)):
             index = order[step * self.batch_size:(step + 1) * self.batch_size]
             yield Batch(self.to_input(self.images[index]), self.labels[index], index)
@@ -90,12 +98,16 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
                     label_smoothing: float = 0.0, class_weights: torch.Tensor | None = None,
                     device: torch.device, channels_last: bool = False,
                     distillation: Distillation | None = None,
-                    average: AveragedModel | None = None,
+                    average: AveragedModel | None = None, precision: str = "fp32",
                     progress: bool = False, desc: str = "train") -> EpochStats:
-    """One pass over ``loader``; ``average`` (see ``moodreel.train.ema``) follows every step."""
+    """One pass over ``loader``; ``average`` (see ``moodreel.train.ema``) follows every step.
+    ``precision`` "bf16" runs the forward pass under bfloat16 autocast (weights, gradients
+    and the optimiser stay float32)."""
     model.train()
-    total_loss = torch.zeros((), dtype=torch.float64)
-    correct = seen = 0
+    # Running sums stay on the device: reading them every step would stall a GPU each time
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
     for step, (x, y, index) in enumerate(bar):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -104,7 +116,9 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
             x, targets = mix_batch(x, targets, loader.augment)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        logits = model(x)  # (B, K)
+        with autocast(device, precision):
+            logits = model(x)  # (B, K)
+        logits = logits.float()
         loss = F.cross_entropy(logits, targets, weight=class_weights,
                                label_smoothing=label_smoothing)
         if distillation is not None:
@@ -115,12 +129,25 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
         scheduler.step()
         if average is not None:
             average.update_parameters(model)
-        total_loss += loss.detach().double().cpu() * len(y)
-        correct += int((logits.argmax(1) == y).sum())
+        total_loss += loss.detach().double() * len(y)
+        correct += (logits.detach().argmax(1) == y).sum()
         seen += len(y)
         if progress and step % 20 == 0:
-            bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}", acc=f"{correct / seen:.3f}")
-    return EpochStats(total_loss.item() / max(seen, 1), correct / max(seen, 1))
+            bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}",
+                            acc=f"{correct.item() / seen:.3f}")
+    return EpochStats(total_loss.item() / max(seen, 1), correct.item() / max(seen, 1))
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[None]:
+    """bfloat16 autocast on ``device`` for "bf16", nothing for "fp32"."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 @torch.no_grad()

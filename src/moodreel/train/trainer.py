@@ -47,7 +47,7 @@ from moodreel.train.distributed import (
     synchronize,
 )
 from moodreel.train.ema import weight_average
-from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
+from moodreel.train.engine import PRECISIONS, BatchLoader, predict_logits, train_one_epoch
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
 
@@ -179,6 +179,9 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
             **(resume_overrides or {}))
     if not config.data:
         raise TrainError("no dataset given: pass --data PATH or set data in the config")
+    if config.precision not in PRECISIONS:
+        raise TrainError(f"unknown precision {config.precision!r}; expected "
+                         f"{' or '.join(PRECISIONS)}")
 
     device = _pick_device(config.device)
     context = init_distributed(device.type == "cuda")
@@ -242,7 +245,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         model = model.to(memory_format=torch.channels_last)
     loader = BatchLoader(train_data.images, train_data.labels, preprocessing,
                          config.batch_size, augment=config.augment, seed=config.seed,
-                         shard=context.shard, max_steps=config.max_steps_per_epoch)
+                         shard=context.shard, max_steps=config.max_steps_per_epoch,
+                         device=device)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(loader))
     weights = class_weights(train_data.labels, config.class_weights)
@@ -252,14 +256,15 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         if not 0 < config.distill_weight <= 1 or config.distill_temperature <= 0:
             raise TrainError("distill_weight must be in (0, 1] and distill_temperature > 0")
         distillation = Distillation(Teachers(config.teachers, preprocessing,
-                                             flip=config.distill_flip),
+                                             flip=config.distill_flip, device=device),
                                     config.distill_weight, config.distill_temperature)
         if config.distill_cache:
             if config.augment.mixup or config.augment.cutmix:
                 raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
                                  "with mixup or cutmix")
             started = time.perf_counter()
-            distillation.cache(torch.from_numpy(preprocessing(train_data.images)))
+            distillation.cache(torch.from_numpy(preprocessing(train_data.images)),
+                                device=device)
             log.info("teachers scored %d training faces in %.0f s", len(train_data),
                      time.perf_counter() - started)
     try:
@@ -300,7 +305,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
             train_model, loader, optimizer, scheduler, num_classes=len(EMOTIONS),
             label_smoothing=config.label_smoothing, class_weights=weights, device=device,
             channels_last=channels_last, distillation=distillation, average=average,
-            progress=progress, desc=f"epoch {epoch + 1}/{config.epochs}")
+            precision=config.precision, progress=progress,
+            desc=f"epoch {epoch + 1}/{config.epochs}")
         kept = model if average is None else average.module  # evaluated, selected, exported
         val_loss, report = evaluate_split(kept, val_inputs, val_data.labels, context, device,
                                           channels_last)
