@@ -185,6 +185,8 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
               help="Keep an exponential moving average of the weights (e.g. 0.999; 0 = off).")
 @click.option("--seed", type=int)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]),
+              help="bf16: bfloat16 autocast, for large models on a GPU (default fp32).")
 @click.option("--threads", type=int, help="CPU threads (default: all cores).")
 @click.option("--skip-bad", is_flag=True, default=None,
               help="Skip unreadable dataset entries (counted) instead of stopping.")

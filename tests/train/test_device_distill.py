@@ -1,0 +1,45 @@
+"""tools/device_distill.sh, the one call planned for a lent GPU, run end to end on the CPU
+with one step per epoch: every stage runs and everything it brings back fits the device
+tool's limits (at most 8 files of at most 16 MB)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moodreel.vision.classifier import EmotionClassifier
+
+SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "device_distill.sh"
+BACK = {"log.txt", "teacher.onnx", "teacher.json", "teacher_metrics.csv", "student_metrics.csv",
+        "student_best.pt", "robust_metrics.csv", "robust_best.pt"}
+
+
+@pytest.mark.slow
+def test_the_device_script_runs_every_stage_and_brings_back_what_fits(folder_dataset,
+                                                                      tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "DATA": str(folder_dataset),
+           "RUNS": str(tmp_path / "runs"), "DEVICE": "cpu", "STEPS": "1",
+           "TEACHER_EPOCHS": "1", "STUDENT_EPOCHS": "1", "ROBUST_EPOCHS": "1",
+           "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    back = {p.name: p.stat().st_size for p in (tmp_path / "out").iterdir()}
+    assert set(back) == BACK
+    assert len(back) <= 8 and max(back.values()) <= 16 * 2 ** 20
+    log = (tmp_path / "out" / "log.txt").read_text()
+    assert log.index("== ") < log.index("teacher") < log.index("distilled") < log.index("done")
+    teacher = EmotionClassifier(tmp_path / "out" / "teacher.onnx")
+    assert teacher.info.preprocessing.size == 64
+
+
+def test_the_device_script_needs_somewhere_to_put_its_results(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    result = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0
+    assert "set OUT" in result.stderr
