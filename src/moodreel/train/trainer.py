@@ -184,6 +184,8 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
                          f"{' or '.join(PRECISIONS)}")
 
     device = _pick_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     context = init_distributed(device.type == "cuda")
     if context.enabled and device.type == "cuda":
         device = torch.device("cuda", context.local_rank)
