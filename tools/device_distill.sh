@@ -9,9 +9,13 @@
 #   .venv/bin/python tools/pack_images.py pack ../shared/data/fer2013 .device/fer2013.npz
 # Then the device tool's run, with carry [".device"] and a timeout that leaves a rerun:
 #   bash tools/device_distill.sh
-# Knobs (environment): TEACHER_EPOCHS (60), STUDENT_EPOCHS (100), ROBUST_EPOCHS (12),
-# STEPS (0 = whole epochs; a small number makes a smoke test, as tests/train does on a CPU),
-# DEVICE (cuda), DATA (unpack .device/fer2013.npz there unless it holds train/ already).
+# Knobs (environment): STAGES ("teacher student robust"; "teacher" alone first is the cheap
+# way to learn the teacher's accuracy and the call's speed, and the student can then be
+# distilled from the teacher.onnx that came back, on a GPU or on the CPU here), TEACHER
+# (the student's teacher: this call's own, else a .pt or .onnx file), TEACHER_EPOCHS (60),
+# STUDENT_EPOCHS (100), ROBUST_EPOCHS (12), STEPS (0 = whole epochs; a small number makes a
+# smoke test, as tests/train does on a CPU), DEVICE (cuda), DATA (unpack
+# .device/fer2013.npz there unless it holds train/ already).
 # Back in $OUT (8 files, the tool's limit), each as soon as its stage ends: log.txt, the
 # teacher's ONNX file, its JSON and metrics, and the student's two checkpoints and metrics
 # (`moodreel export` makes the shippable file from robust_best.pt here).
@@ -42,22 +46,32 @@ if [ ! -d "$DATA/train" ]; then
     "$PYTHON" tools/pack_images.py unpack .device/fer2013.npz "$DATA"
 fi
 
-stage "teacher"
-train --config configs/vgg_teacher64.yaml --out "$RUNS/teacher" \
-    --epochs "${TEACHER_EPOCHS:-60}"
-cp "$RUNS/teacher/metrics.csv" "$OUT/teacher_metrics.csv"
-"$PYTHON" -m moodreel export "$RUNS/teacher/best.pt" --output "$OUT/teacher.onnx"
+STAGES=${STAGES:-teacher student robust}
+TEACHER=${TEACHER:-$RUNS/teacher/best.pt}
+wanted() { [[ " $STAGES " == *" $1 "* ]]; }
 
-stage "student, distilled from the teacher"
-train --config configs/mini_xception_late64_distilled.yaml --out "$RUNS/student" \
-    --teacher "$RUNS/teacher/best.pt" --epochs "${STUDENT_EPOCHS:-100}"
-cp "$RUNS/student/metrics.csv" "$OUT/student_metrics.csv"
-cp "$RUNS/student/best.pt" "$OUT/student_best.pt"
+if wanted teacher; then
+    stage "teacher"
+    train --config configs/vgg_teacher64.yaml --out "$RUNS/teacher" \
+        --epochs "${TEACHER_EPOCHS:-60}"
+    cp "$RUNS/teacher/metrics.csv" "$OUT/teacher_metrics.csv"
+    "$PYTHON" -m moodreel export "$RUNS/teacher/best.pt" --output "$OUT/teacher.onnx"
+fi
 
-stage "student, made robust (the shipped step 2)"
-train --config configs/mini_xception_late64_robust.yaml --out "$RUNS/robust" \
-    --finetune "$RUNS/student/best.pt" --epochs "${ROBUST_EPOCHS:-12}"
-cp "$RUNS/robust/metrics.csv" "$OUT/robust_metrics.csv"
-cp "$RUNS/robust/best.pt" "$OUT/robust_best.pt"
+if wanted student; then
+    stage "student, distilled from $TEACHER"
+    train --config configs/mini_xception_late64_distilled.yaml --out "$RUNS/student" \
+        --teacher "$TEACHER" --epochs "${STUDENT_EPOCHS:-100}"
+    cp "$RUNS/student/metrics.csv" "$OUT/student_metrics.csv"
+    cp "$RUNS/student/best.pt" "$OUT/student_best.pt"
+fi
+
+if wanted robust; then
+    stage "student, made robust (the shipped step 2)"
+    train --config configs/mini_xception_late64_robust.yaml --out "$RUNS/robust" \
+        --finetune "$RUNS/student/best.pt" --epochs "${ROBUST_EPOCHS:-12}"
+    cp "$RUNS/robust/metrics.csv" "$OUT/robust_metrics.csv"
+    cp "$RUNS/robust/best.pt" "$OUT/robust_best.pt"
+fi
 stage "done"
 grep -E "^== |best val accuracy" "$OUT/log.txt"

@@ -14,27 +14,46 @@ import pytest
 from moodreel.vision.classifier import EmotionClassifier
 
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "device_distill.sh"
-BACK = {"log.txt", "teacher.onnx", "teacher.json", "teacher_metrics.csv", "student_metrics.csv",
-        "student_best.pt", "robust_metrics.csv", "robust_best.pt"}
+TEACHER_FILES = {"teacher.onnx", "teacher.json", "teacher_metrics.csv"}
+STUDENT_FILES = {"student_metrics.csv", "student_best.pt", "robust_metrics.csv",
+                 "robust_best.pt"}
+BACK = {"log.txt"} | TEACHER_FILES | STUDENT_FILES
+
+
+def run_script(data: Path, tmp_path: Path, out: str, **extra: str) -> dict[str, int]:
+    """Run the script on the CPU, one step per epoch; the sizes of the files it brings back."""
+    env = {**os.environ, "OUT": str(tmp_path / out), "DATA": str(data),
+           "RUNS": str(tmp_path / "runs"), "DEVICE": "cpu", "STEPS": "1",
+           "TEACHER_EPOCHS": "1", "STUDENT_EPOCHS": "1", "ROBUST_EPOCHS": "1",
+           "PYTHON": sys.executable, **extra}
+    result = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return {p.name: p.stat().st_size for p in (tmp_path / out).iterdir()}
 
 
 @pytest.mark.slow
 def test_the_device_script_runs_every_stage_and_brings_back_what_fits(folder_dataset,
                                                                       tmp_path):
-    env = {**os.environ, "OUT": str(tmp_path / "out"), "DATA": str(folder_dataset),
-           "RUNS": str(tmp_path / "runs"), "DEVICE": "cpu", "STEPS": "1",
-           "TEACHER_EPOCHS": "1", "STUDENT_EPOCHS": "1", "ROBUST_EPOCHS": "1",
-           "PYTHON": sys.executable}
-    result = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    back = {p.name: p.stat().st_size for p in (tmp_path / "out").iterdir()}
+    back = run_script(folder_dataset, tmp_path, "out")
     assert set(back) == BACK
     assert len(back) <= 8 and max(back.values()) <= 16 * 2 ** 20
     log = (tmp_path / "out" / "log.txt").read_text()
     assert log.index("== ") < log.index("teacher") < log.index("distilled") < log.index("done")
     teacher = EmotionClassifier(tmp_path / "out" / "teacher.onnx")
     assert teacher.info.preprocessing.size == 64
+
+
+@pytest.mark.slow
+def test_the_teacher_alone_then_the_student_from_the_teacher_that_came_back(folder_dataset,
+                                                                            tmp_path):
+    first = run_script(folder_dataset, tmp_path, "first", STAGES="teacher")
+    assert set(first) == {"log.txt"} | TEACHER_FILES
+    second = run_script(folder_dataset, tmp_path, "second", STAGES="student robust",
+                        TEACHER=str(tmp_path / "first" / "teacher.onnx"))
+    assert set(second) == {"log.txt"} | STUDENT_FILES
+    assert "distilled from " + str(tmp_path / "first" / "teacher.onnx") in (
+        tmp_path / "second" / "log.txt").read_text()
 
 
 def test_the_device_script_needs_somewhere_to_put_its_results(tmp_path):
