@@ -15,8 +15,9 @@ wheel's detector needs torchvision. Two changes on the way, neither changing wha
 compute on a gray image: the first convolution takes one channel (its weights summed over
 RGB, exact for a gray image repeated in three channels, which is what our detector sees), and
 the face classifiers end in the face probability alone. And for ONNX Runtime's speed (1.5x
-per frame), forms that compute the same numbers (``Cascade``): PReLU as two ReLUs, PReLU
-after the pooling it preceded, the two-way softmax as a sigmoid; each file is checked
+per frame, then 1.3x for P-Net and R-Net), forms that compute the same numbers
+(``Cascade``): PReLU as per-channel 1x1 convolutions (P-Net, R-Net) or as two ReLUs after
+the pooling it preceded (O-Net), the two-way softmax as a sigmoid; each file is checked
 against the original forms.
 """
 
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "moodreel" / "assets"
@@ -51,20 +53,33 @@ class Cascade(nn.Module):
     fast, computing the same numbers; without, the original forms, to check them against."""
 
     fast = True
+    #: Maps' PReLUs as two depthwise 1x1 convolutions, which ONNX Runtime runs in its blocked
+    #: layout with the convolutions around them; O-Net keeps the elementwise forms, which
+    #: suit its int8 convolutions (``quantize_mtcnn.py``).
+    blocked = True
 
     def act(self, x: torch.Tensor, prelu: nn.PReLU) -> torch.Tensor:
-        """PReLU; fast as ``relu(x) - a * relu(-x)``, which is ``x`` or ``a * x`` exactly
-        (ONNX Runtime's PRelu broadcasts its per-channel slope slowly: 45% of R-Net's time)."""
+        """PReLU. Fast on maps (``blocked``) as ``dw(a, x) + dw(1 - a, relu(x))``, two
+        per-channel 1x1 convolutions: ONNX Runtime keeps them, the ReLU and the sum (fused
+        into the second) in its blocked layout (NCHWc), where any elementwise form makes it
+        convert the map out and back around each PReLU (1.3x P-Net's and R-Net's time).
+        Otherwise as ``relu(x) - a * relu(-x)``, which is ``x`` or ``a * x`` exactly (ONNX
+        Runtime's PRelu broadcasts its per-channel slope slowly: 45% of R-Net's time)."""
         if not self.fast:
             return prelu(x)
+        if self.blocked and x.dim() == 4:
+            slope = prelu.weight.view(-1, 1, 1, 1)
+            return (F.conv2d(x, slope, groups=slope.shape[0])
+                    + F.conv2d(torch.relu(x), 1 - slope, groups=slope.shape[0]))
         slope = prelu.weight.view(1, -1, *([1] * (x.dim() - 2)))
         return torch.relu(x) - slope * torch.relu(-x)
 
     def act_pool(self, x: torch.Tensor, prelu: nn.PReLU, pool: nn.MaxPool2d) -> torch.Tensor:
-        """``pool(prelu(x))``; fast with PReLU on the pooled maps, a quarter of the work:
-        PReLU is monotonic (slope >= 0) or convex (slope < 0), so its largest value over a
-        window is its value at the window's largest or smallest input."""
-        if not self.fast:
+        """``pool(prelu(x))``; fast, where not ``blocked``, with PReLU on the pooled maps, a
+        quarter of the work: PReLU is monotonic (slope >= 0) or convex (slope < 0), so its
+        largest value over a window is its value at the window's largest or smallest input
+        (the maximum of two maps would leave the blocked layout)."""
+        if not self.fast or self.blocked:
             return pool(self.act(x, prelu))
         return torch.maximum(self.act(pool(x), prelu), self.act(-pool(-x), prelu))
 
@@ -120,6 +135,8 @@ class RNet(Cascade):
 
 class ONet(Cascade):
     """Output net: 48x48 crops."""
+
+    blocked = False
 
     def __init__(self) -> None:
         super().__init__()
