@@ -15,7 +15,7 @@ wheel's detector needs torchvision. Two changes on the way, neither changing wha
 compute on a gray image: the first convolution takes one channel (its weights summed over
 RGB, exact for a gray image repeated in three channels, which is what our detector sees), and
 the face classifiers end in the face probability alone. And for ONNX Runtime's speed (1.5x
-per frame, then 1.3x for P-Net and R-Net), forms that compute the same numbers
+per frame, then R-Net 1.2x), forms that compute the same numbers
 (``Cascade``): PReLU as per-channel 1x1 convolutions (P-Net, R-Net) or as two ReLUs after
 the pooling it preceded (O-Net), the two-way softmax as a sigmoid; each file is checked
 against the original forms.
@@ -62,7 +62,8 @@ class Cascade(nn.Module):
         """PReLU. Fast on maps (``blocked``) as ``dw(a, x) + dw(1 - a, relu(x))``, two
         per-channel 1x1 convolutions: ONNX Runtime keeps them, the ReLU and the sum (fused
         into the second) in its blocked layout (NCHWc), where any elementwise form makes it
-        convert the map out and back around each PReLU (1.3x P-Net's and R-Net's time).
+        convert the map out and back around each PReLU (R-Net 1.2x, P-Net 1.0-1.1x as
+        fast; session 19).
         Otherwise as ``relu(x) - a * relu(-x)``, which is ``x`` or ``a * x`` exactly (ONNX
         Runtime's PRelu broadcasts its per-channel slope slowly: 45% of R-Net's time)."""
         if not self.fast:
