@@ -28,6 +28,8 @@ RUNS=${RUNS:-/tmp/moodreel_runs}
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-0}
 PYTHON=${PYTHON:-python3}
+STAGES=${STAGES:-teacher student robust}
+TEACHER=${TEACHER:-$RUNS/teacher/best.pt}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$RUNS"
 exec > >(tee -a "$OUT/log.txt") 2>&1
@@ -36,6 +38,10 @@ stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 train() {
     "$PYTHON" -m moodreel train --data "$DATA" --device "$DEVICE" --no-progress \
         --max-steps-per-epoch "$STEPS" "$@"
+}
+bring_back() {  # a student run's metrics and best checkpoint, named after the run
+    cp "$RUNS/$1/metrics.csv" "$OUT/$1_metrics.csv"
+    cp "$RUNS/$1/best.pt" "$OUT/$1_best.pt"
 }
 
 stage "machine"
@@ -46,8 +52,6 @@ if [ ! -d "$DATA/train" ]; then
     "$PYTHON" tools/pack_images.py unpack .device/fer2013.npz "$DATA"
 fi
 
-STAGES=${STAGES:-teacher student robust}
-TEACHER=${TEACHER:-$RUNS/teacher/best.pt}
 wanted() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if wanted teacher; then
@@ -62,16 +66,14 @@ if wanted student; then
     stage "student, distilled from $TEACHER"
     train --config configs/mini_xception_late64_distilled.yaml --out "$RUNS/student" \
         --teacher "$TEACHER" --epochs "${STUDENT_EPOCHS:-100}"
-    cp "$RUNS/student/metrics.csv" "$OUT/student_metrics.csv"
-    cp "$RUNS/student/best.pt" "$OUT/student_best.pt"
+    bring_back student
 fi
 
 if wanted robust; then
     stage "student, made robust (the shipped step 2)"
     train --config configs/mini_xception_late64_robust.yaml --out "$RUNS/robust" \
         --finetune "$RUNS/student/best.pt" --epochs "${ROBUST_EPOCHS:-12}"
-    cp "$RUNS/robust/metrics.csv" "$OUT/robust_metrics.csv"
-    cp "$RUNS/robust/best.pt" "$OUT/robust_best.pt"
+    bring_back robust
 fi
 stage "done"
 grep -E "^== |best val accuracy" "$OUT/log.txt"
