@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from moodreel.files import replaced_on_success
+
 SUFFIXES = (".jpg", ".jpeg")
 START_OF_SCAN = b"\xff\xda"
 
@@ -49,8 +51,7 @@ def pack(root: Path, out: Path) -> dict[str, int]:
     table = list(headers)
     offsets = np.cumsum([0] + [len(body) for body in bodies], dtype=np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("wb") as handle:
+    with replaced_on_success(out) as tmp, tmp.open("wb") as handle:
         np.savez(handle,
                  names=np.frombuffer("\n".join(p.relative_to(root).as_posix()
                                                for p in paths).encode(), dtype=np.uint8),
@@ -60,7 +61,6 @@ def pack(root: Path, out: Path) -> dict[str, int]:
                  bodies=np.frombuffer(b"".join(bodies), dtype=np.uint8),
                  offsets=offsets,
                  sha256=np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32))
-    tmp.replace(out)
     return {"files": len(paths), "headers": len(table),
             "bytes_in": sum(p.stat().st_size for p in paths), "bytes_out": out.stat().st_size}
 

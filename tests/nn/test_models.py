@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from moodreel.nn import SpecNet, create_model, list_models, load_spec, model_from_config
+from tests.bad_files import assert_refuses_bad_yaml
 
 ALL_MODELS = list_models()
 
@@ -142,13 +143,7 @@ def test_bad_specs_say_where(spec, message):
 def test_unreadable_spec_files_say_why(tmp_path):
     from moodreel.nn import SpecError
 
-    path = tmp_path / "spec.yaml"
-    path.write_text("stages: [\n")
-    with pytest.raises(SpecError, match="spec.yaml: not valid YAML"):
-        load_spec(path)
-    path.write_bytes(b"stages: \xff\n")
-    with pytest.raises(SpecError, match="spec.yaml: not a YAML text file"):
-        load_spec(path)
+    assert_refuses_bad_yaml(load_spec, tmp_path / "spec.yaml", SpecError)
 
 
 def test_example_configs_build():

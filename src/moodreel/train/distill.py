@@ -72,11 +72,13 @@ class Distillation:
 
     def cache(self, inputs: torch.Tensor, batch_size: int = 512,
               device: torch.device | None = None) -> None:
-        """Score every training face (normalised, unaugmented ``(N, 1, H, W)``) once; the
-        targets are kept on ``device`` (default: the faces' device)."""
+        """Score every training face (normalised, unaugmented ``(N, 1, H, W)``) once, a
+        batch at a time on ``device`` (default: the faces' device), where the targets stay."""
+        device = device or inputs.device
         self.cached = torch.cat([
-            self.teachers.soft_targets(inputs[start:start + batch_size], self.temperature)
-            for start in range(0, len(inputs), batch_size)]).to(device or inputs.device)
+            self.teachers.soft_targets(inputs[start:start + batch_size].to(device),
+                                       self.temperature)
+            for start in range(0, len(inputs), batch_size)])
 
     def loss(self, hard_loss: torch.Tensor, student_logits: torch.Tensor,
              x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
