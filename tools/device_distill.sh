@@ -15,10 +15,13 @@
 # (the student's teacher: this call's own, else a .pt or .onnx file), TEACHER_EPOCHS (60),
 # STUDENT_EPOCHS (100), ROBUST_EPOCHS (12), STEPS (0 = whole epochs; a small number makes a
 # smoke test, as tests/train does on a CPU), DEVICE (cuda), DATA (unpack
-# .device/fer2013.npz there unless it holds train/ already).
-# Back in $OUT (8 files, the tool's limit), each as soon as its stage ends: log.txt, the
-# teacher's ONNX file, its JSON and metrics, and the student's two checkpoints and metrics
-# (`moodreel export` makes the shippable file from robust_best.pt here).
+# .device/fer2013.npz there unless it holds train/ already), KEEP_EVERY (30: seconds between
+# two copies of a running student stage).
+# Back in $OUT (6 files; the tool's limit is 8): log.txt, the teacher's ONNX file, its JSON
+# and metrics, and one tar per student stage (student.tar, robust.tar: metrics.csv, best.pt,
+# last.pt), refreshed every 30 s while the stage runs, so a call cut at its time limit still
+# brings back a last.pt that `moodreel train --resume` continues here (`moodreel export`
+# makes the shippable file from robust.tar's best.pt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,9 +42,26 @@ train() {
     "$PYTHON" -m moodreel train --data "$DATA" --device "$DEVICE" --no-progress \
         --max-steps-per-epoch "$STEPS" "$@"
 }
-bring_back() {  # a student run's metrics and best checkpoint, named after the run
-    cp "$RUNS/$1/metrics.csv" "$OUT/$1_metrics.csv"
-    cp "$RUNS/$1/best.pt" "$OUT/$1_best.pt"
+bring_back() {  # a student run's metrics and checkpoints as $OUT/<run>.tar, whole or not at all
+    local files=()
+    for f in metrics.csv best.pt last.pt; do [ -f "$RUNS/$1/$f" ] && files+=("$f"); done
+    [ ${#files[@]} -gt 0 ] || return 0
+    tar -C "$RUNS/$1" -cf "$OUT/$1.tar.part" "${files[@]}" && mv "$OUT/$1.tar.part" "$OUT/$1.tar"
+}
+train_student() {  # a student stage, brought back every 30 s while it runs and once at its end
+    local run=$1; shift
+    (   # stopped between two copies, never in the middle of one
+        nap=
+        trap 'kill $nap 2>/dev/null; exit 0' TERM
+        while true; do
+            sleep "${KEEP_EVERY:-30}" >/dev/null 2>&1 & nap=$!; wait $nap
+            bring_back "$run" || true
+        done ) &
+    local keeper=$! status=0
+    train --out "$RUNS/$run" "$@" || status=$?
+    kill $keeper; wait $keeper 2>/dev/null || true
+    bring_back "$run"
+    return $status
 }
 
 stage "machine"
@@ -61,21 +81,20 @@ if wanted teacher; then
     cp "$RUNS/teacher/metrics.csv" "$OUT/teacher_metrics.csv"
     # The student below learns from the checkpoint: a failed export must not cost it
     "$PYTHON" -m moodreel export "$RUNS/teacher/best.pt" --output "$OUT/teacher.onnx" \
-        || echo "the teacher's export failed; going on without teacher.onnx"
+        || { echo "the teacher's export failed; its checkpoint comes back instead"
+             cp "$RUNS/teacher/best.pt" "$OUT/teacher_best.pt"; }
 fi
 
 if wanted student; then
     stage "student, distilled from $TEACHER"
-    train --config configs/mini_xception_late64_distilled.yaml --out "$RUNS/student" \
+    train_student student --config configs/mini_xception_late64_distilled.yaml \
         --teacher "$TEACHER" --epochs "${STUDENT_EPOCHS:-100}"
-    bring_back student
 fi
 
 if wanted robust; then
     stage "student, made robust (the shipped step 2)"
-    train --config configs/mini_xception_late64_robust.yaml --out "$RUNS/robust" \
+    train_student robust --config configs/mini_xception_late64_robust.yaml \
         --finetune "$RUNS/student/best.pt" --epochs "${ROBUST_EPOCHS:-12}"
-    bring_back robust
 fi
 stage "done"
 grep -E "^== |best val accuracy" "$OUT/log.txt"

@@ -5,8 +5,11 @@ tool's limits (at most 8 files of at most 16 MB)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,7 @@ from moodreel.vision.classifier import EmotionClassifier
 
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "device_distill.sh"
 TEACHER_FILES = {"teacher.onnx", "teacher.json", "teacher_metrics.csv"}
-STUDENT_FILES = {"student_metrics.csv", "student_best.pt", "robust_metrics.csv",
-                 "robust_best.pt"}
+STUDENT_FILES = {"student.tar", "robust.tar"}
 BACK = {"log.txt"} | TEACHER_FILES | STUDENT_FILES
 
 
@@ -42,6 +44,9 @@ def test_the_device_script_runs_every_stage_and_brings_back_what_fits(folder_dat
     assert log.index("== ") < log.index("teacher") < log.index("distilled") < log.index("done")
     teacher = EmotionClassifier(tmp_path / "out" / "teacher.onnx")
     assert teacher.info.preprocessing.size == 64
+    for run in ("student", "robust"):
+        with tarfile.open(tmp_path / "out" / f"{run}.tar") as tar:
+            assert sorted(tar.getnames()) == ["best.pt", "last.pt", "metrics.csv"]
 
 
 @pytest.mark.slow
@@ -62,3 +67,34 @@ def test_the_device_script_needs_somewhere_to_put_its_results(tmp_path):
                             timeout=60)
     assert result.returncode != 0
     assert "set OUT" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_call_cut_during_the_student_leaves_a_checkpoint_that_resumes_here(folder_dataset,
+                                                                            tmp_path):
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    env = {**os.environ, "OUT": str(out), "DATA": str(folder_dataset), "RUNS": str(runs),
+           "DEVICE": "cpu", "STEPS": "1", "TEACHER_EPOCHS": "1", "STUDENT_EPOCHS": "10000",
+           "KEEP_EVERY": "1", "STAGES": "teacher student", "PYTHON": sys.executable}
+    call = subprocess.Popen(["bash", str(SCRIPT)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "student.tar").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:  # the device tool's time limit, as it ends a call: the whole process group
+        os.killpg(call.pid, signal.SIGKILL)
+        call.wait()
+    here = tmp_path / "here"
+    with tarfile.open(out / "student.tar") as tar:
+        assert "last.pt" in tar.getnames()
+        tar.extractall(here, filter="data")
+    done = len((here / "metrics.csv").read_text().splitlines()) - 1
+    resumed = subprocess.run(
+        [sys.executable, "-m", "moodreel", "train", "--resume", "--out", str(here),
+         "--data", str(folder_dataset), "--device", "cpu", "--no-progress",
+         "--teacher", str(out / "teacher.onnx"), "--epochs", str(done + 2),
+         "--max-steps-per-epoch", "1"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    epochs = [line.split(",")[0] for line in (here / "metrics.csv").read_text().splitlines()]
+    assert epochs[-1] == str(done + 2)
