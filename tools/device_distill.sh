@@ -93,7 +93,7 @@ fi
 
 if wanted robust; then
     stage "student, made robust (the shipped step 2)"
-    train_student robust --config configs/mini_xception_late64_robust.yaml \
+    train_student robust --config configs/mini_xception_late64_distilled_robust.yaml \
         --finetune "$RUNS/student/best.pt" --epochs "${ROBUST_EPOCHS:-12}"
 fi
 stage "done"

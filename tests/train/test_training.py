@@ -158,6 +158,22 @@ def test_shipped_preset_loads():
     assert config.epochs >= 20
 
 
+def test_every_preset_loads_and_its_steps_chain():
+    """A preset's spec file exists, and a checkpoint (.pt) it starts from or learns from is
+    the best.pt of another preset's run, so each step's command follows the one before."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    presets = {path.name: load_config(path) for path in sorted((root / "configs").glob("*.yaml"))}
+    runs = {f"{config.out}/best.pt" for config in presets.values()}
+    for name, config in presets.items():
+        if str(config.model).endswith(".yaml"):
+            assert (root / config.model).is_file(), name
+        for start in [config.finetune, *config.teachers]:
+            if start.endswith(".pt"):
+                assert start in runs, f"{name}: {start} is no preset's run"
+
+
 def test_a_run_can_fine_tune_an_exported_onnx_model(folder_dataset, tmp_path):
     from moodreel.train.export import export_onnx
 
