@@ -22,14 +22,18 @@ STUDENT_FILES = {"student.tar", "robust.tar"}
 BACK = {"log.txt"} | TEACHER_FILES | STUDENT_FILES
 
 
+def script_env(data: Path, tmp_path: Path, out: str, **extra: str) -> dict[str, str]:
+    """The script's environment for a run on the CPU, one step per epoch, one epoch a stage."""
+    return {**os.environ, "OUT": str(tmp_path / out), "DATA": str(data),
+            "RUNS": str(tmp_path / "runs"), "DEVICE": "cpu", "STEPS": "1",
+            "TEACHER_EPOCHS": "1", "STUDENT_EPOCHS": "1", "ROBUST_EPOCHS": "1",
+            "PYTHON": sys.executable, **extra}
+
+
 def run_script(data: Path, tmp_path: Path, out: str, **extra: str) -> dict[str, int]:
     """Run the script on the CPU, one step per epoch; the sizes of the files it brings back."""
-    env = {**os.environ, "OUT": str(tmp_path / out), "DATA": str(data),
-           "RUNS": str(tmp_path / "runs"), "DEVICE": "cpu", "STEPS": "1",
-           "TEACHER_EPOCHS": "1", "STUDENT_EPOCHS": "1", "ROBUST_EPOCHS": "1",
-           "PYTHON": sys.executable, **extra}
-    result = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(["bash", str(SCRIPT)], env=script_env(data, tmp_path, out, **extra),
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return {p.name: p.stat().st_size for p in (tmp_path / out).iterdir()}
 
@@ -72,10 +76,9 @@ def test_the_device_script_needs_somewhere_to_put_its_results(tmp_path):
 @pytest.mark.slow
 def test_a_call_cut_during_the_student_leaves_a_checkpoint_that_resumes_here(folder_dataset,
                                                                             tmp_path):
-    out, runs = tmp_path / "out", tmp_path / "runs"
-    env = {**os.environ, "OUT": str(out), "DATA": str(folder_dataset), "RUNS": str(runs),
-           "DEVICE": "cpu", "STEPS": "1", "TEACHER_EPOCHS": "1", "STUDENT_EPOCHS": "10000",
-           "KEEP_EVERY": "1", "STAGES": "teacher student", "PYTHON": sys.executable}
+    out = tmp_path / "out"
+    env = script_env(folder_dataset, tmp_path, "out", STUDENT_EPOCHS="10000", KEEP_EVERY="1",
+                     STAGES="teacher student")
     call = subprocess.Popen(["bash", str(SCRIPT)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:

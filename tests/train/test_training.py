@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,8 @@ from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
 from moodreel.train.trainer import TrainError, run_training
 from tests.bad_files import assert_refuses_bad_yaml
 from tests.synthetic import make_faces
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_config(data, out, **overrides) -> TrainConfig:
@@ -151,9 +155,7 @@ def test_config_files_reject_unknown_keys(tmp_path):
 
 
 def test_shipped_preset_loads():
-    from pathlib import Path
-
-    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "mini_xception.yaml")
+    config = load_config(ROOT / "configs" / "mini_xception.yaml")
     assert config.model == "mini_xception"
     assert config.epochs >= 20
 
@@ -161,14 +163,11 @@ def test_shipped_preset_loads():
 def test_every_preset_loads_and_its_steps_chain():
     """A preset's spec file exists, and a checkpoint (.pt) it starts from or learns from is
     the best.pt of another preset's run, so each step's command follows the one before."""
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    presets = {path.name: load_config(path) for path in sorted((root / "configs").glob("*.yaml"))}
+    presets = {path.name: load_config(path) for path in sorted((ROOT / "configs").glob("*.yaml"))}
     runs = {f"{config.out}/best.pt" for config in presets.values()}
     for name, config in presets.items():
         if str(config.model).endswith(".yaml"):
-            assert (root / config.model).is_file(), name
+            assert (ROOT / config.model).is_file(), name
         for start in [config.finetune, *config.teachers]:
             if start.endswith(".pt"):
                 assert start in runs, f"{name}: {start} is no preset's run"
