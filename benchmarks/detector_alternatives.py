@@ -260,6 +260,10 @@ def main() -> None:
                  "MTCNN, paper's 0.709, .6/.7/.7": MtcnnFaceDetector(
                      MtcnnSettings(scale_step=0.709, thresholds=(0.6, 0.7, 0.7))),
                  "MTCNN, step 0.6": MtcnnFaceDetector(MtcnnSettings(scale_step=0.6)),
+                 "MTCNN, O-Net on every box (s14-20)": MtcnnFaceDetector(
+                     MtcnnSettings(group_overlap=1.0)),
+                 "MTCNN, O-Net groups at IoU 0.7": MtcnnFaceDetector(
+                     MtcnnSettings(group_overlap=0.7)),
                  "Haar, one area resize (until s12)": OneAreaResizeHaarDetector()}
     for side in (180, 200, 220):
         detectors[f"Haar side {side}, 1.4"] = HaarFaceDetector(

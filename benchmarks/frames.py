@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from moodreel.labels import EMOTIONS
-from moodreel.vision.tracker import iou
+from moodreel.vision.boxes import iou
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fer2013"
 FRAME_W, FRAME_H = 640, 480

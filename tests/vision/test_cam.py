@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from moodreel.assets import default_model_path
+from moodreel.vision.boxes import iou
 from moodreel.vision.cam import CAM_OUTPUTS, class_maps, heat_map
 from moodreel.vision.classifier import EmotionClassifier, ModelError
-from moodreel.vision.tracker import iou
 from tests.vision.conftest import ASTRONAUT_FACE
 
 ASTRONAUT_JPEG = Path(__file__).resolve().parents[2] / "docs" / "images" / "astronaut.jpg"

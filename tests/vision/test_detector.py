@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
+from moodreel.vision.boxes import iou
 from moodreel.vision.detector import HaarFaceDetector, HaarSettings
 from moodreel.vision.image import shrink
-from moodreel.vision.tracker import iou
 from tests.vision.conftest import ASTRONAUT_FACE
 
 

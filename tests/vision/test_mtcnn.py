@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from moodreel.vision.boxes import iou
 from moodreel.vision.model_info import ModelError
 from moodreel.vision.mtcnn import MtcnnFaceDetector, MtcnnSettings, _crop, _nms
-from moodreel.vision.tracker import iou
 from tests.vision.conftest import ASTRONAUT_FACE
 
 
@@ -115,6 +115,70 @@ def test_suppression_over_the_union_keeps_what_the_textbook_loop_keeps(whole_pix
             assert _nms(boxes, overlap).tolist() == greedy_nms(boxes, overlap)
 
 
+class ScriptedONet:
+    """Stands in for O-Net: answers each call with the next face probabilities given, and
+    keeps the batch sizes it was asked to read."""
+
+    def __init__(self, *answers: list[float]) -> None:
+        self.answers = list(answers)
+        self.batches: list[int] = []
+
+    def run(self, _outputs: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        count = len(feeds["image"])
+        self.batches.append(count)
+        probability = np.asarray(self.answers.pop(0), dtype=np.float32)
+        assert len(probability) == count
+        return [np.zeros((count, 4), np.float32), probability, np.zeros((count, 10), np.float32)]
+
+
+#: R-Net's moved boxes: three on one face (most probable first), one on another face.
+ONE_FACE_THREE_BOXES = np.array([[205, 70, 347, 212, 0.99], [200, 72, 348, 220, 0.98],
+                                 [202, 73, 348, 219, 0.97], [400, 300, 450, 350, 0.9]])
+
+
+def test_o_net_reads_one_box_of_each_group_when_it_accepts_it(detector, monkeypatch):
+    onet = ScriptedONet([0.99, 0.95])
+    monkeypatch.setattr(detector, "onet", onet)
+    boxes, _, probability, _ = detector.refine(np.zeros((480, 640), np.uint8),
+                                               ONE_FACE_THREE_BOXES)
+    assert onet.batches == [2]
+    assert boxes[:, 4].tolist() == [0.99, 0.9] and probability.tolist() == pytest.approx(
+        [0.99, 0.95])
+
+
+def test_a_face_whose_first_box_o_net_rejects_is_read_again_from_its_other_boxes(
+        detector, monkeypatch):
+    # the first face's best box is rejected; the second face is accepted, so only the
+    # first face's two other boxes are read again
+    onet = ScriptedONet([0.2, 0.95], [0.9, 0.6])
+    monkeypatch.setattr(detector, "onet", onet)
+    boxes, _, probability, _ = detector.refine(np.zeros((480, 640), np.uint8),
+                                               ONE_FACE_THREE_BOXES)
+    assert onet.batches == [2, 2]
+    assert boxes[:, 4].tolist() == [0.99, 0.9, 0.98, 0.97]
+    assert (probability > detector.settings.thresholds[2]).tolist() == [False, True, True,
+                                                                         False]
+
+
+def test_with_group_overlap_1_o_net_reads_every_box_at_once(monkeypatch):
+    detector = MtcnnFaceDetector(MtcnnSettings(group_overlap=1.0))
+    onet = ScriptedONet([0.99, 0.98, 0.97, 0.9])
+    monkeypatch.setattr(detector, "onet", onet)
+    boxes, *_ = detector.refine(np.zeros((480, 640), np.uint8), ONE_FACE_THREE_BOXES)
+    assert onet.batches == [4] and len(boxes) == 4
+
+
+def test_reading_boxes_in_groups_finds_the_faces_that_reading_them_all_finds(detector,
+                                                                           astronaut_gray):
+    every = MtcnnFaceDetector(MtcnnSettings(group_overlap=1.0))
+    x, y, w, h = ASTRONAUT_FACE
+    face = astronaut_gray[y - 40:y + h + 40, x - 40:x + w + 40]
+    for image in (astronaut_gray, np.hstack([face, cv2.flip(face, 1), face])):
+        grouped, all_read = detector.detect(image), every.detect(image)
+        assert len(grouped) == len(all_read) > 0
+        assert iou(grouped, all_read).max(axis=1).min() > 0.8
+
+
 def test_the_pyramid_starts_where_the_smallest_face_fills_the_window(detector):
     levels = detector.pyramid(np.zeros((480, 640), np.uint8))
     smallest = MtcnnSettings().min_face * 480
@@ -136,7 +200,8 @@ def test_one_detector_serves_several_threads_alike(detector, astronaut_gray):
 
 
 @pytest.mark.parametrize("settings", [{"min_face_px": 11}, {"scale_step": 1.0},
-                                      {"scale_step": 0.0}])
+                                      {"scale_step": 0.0}, {"group_overlap": 0.0},
+                                      {"group_overlap": 1.5}])
 def test_settings_that_cannot_work_are_refused(settings):
     with pytest.raises(ValueError):
         MtcnnSettings(**settings)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from moodreel.labels import BASIC_EMOTIONS, EMOTIONS
+from moodreel.vision.boxes import iou
 from moodreel.vision.crop import crop_faces
 from moodreel.vision.image import ImageError
 from moodreel.vision.recognizer import Face
-from moodreel.vision.tracker import iou
 from tests.vision.conftest import ASTRONAUT_FACE
 
 

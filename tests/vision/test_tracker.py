@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from moodreel.vision.boxes import iou
 from moodreel.vision.recognizer import Face
-from moodreel.vision.tracker import FaceTracker, iou
+from moodreel.vision.tracker import FaceTracker
 
 
 def face(x, y, probs=(0, 0, 0, 1, 0, 0, 0)):

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from moodreel.labels import EMOTIONS
 from moodreel.movies.db import init_db
 from moodreel.movies.models import Feedback
-from moodreel.vision.tracker import iou
+from moodreel.vision.boxes import iou
 from moodreel.web import create_app
 from moodreel.web.snapshots import SnapshotStore
 from tests.tcp_proxy import TcpProxy, free_port

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
 from moodreel.assets import default_model_path
+from moodreel.vision.boxes import iou
 from moodreel.vision.classifier import EmotionClassifier
-from moodreel.vision.tracker import iou
 from moodreel.web import create_app
 from tests.web.test_api import analyze, assert_error, astronaut_face
 
