@@ -143,21 +143,15 @@ def recommend_movies(session: Session, mood: Mapping[str, float] | Sequence[floa
     # A film's primary genre is its best-fitting one (ties by name): rank the genres once
     rank = {g: i for i, g in enumerate(sorted(names, key=lambda g: (-fit[g], names[g])))}
     unknown = len(rank)  # a genre added since the names were read ranks last
-    # Films share genre lists (a few dozen among a few hundred candidates): fit each once
-    fitting: dict[tuple[int, ...], tuple[float, int]] = {}  # (fit ** FIT_POWER, primary)
-    for genre_ids in {genre_ids for _, genre_ids in candidates.values()}:
-        if blocked.isdisjoint(genre_ids):
-            movie_fit = max(sum([fit.get(g, 0.0) for g in genre_ids]) / len(genre_ids),
-                            FIT_FLOOR)
-            fitting[genre_ids] = (movie_fit ** FIT_POWER,
-                                  min(genre_ids, key=lambda g: rank.get(g, unknown)))
     scored: list[tuple[float, int, int]] = []  # (score, movie id, primary genre)
     for movie_id in sorted(candidates):
         quality, genre_ids = candidates[movie_id]
-        if genre_ids in fitting:
-            sharpened, primary = fitting[genre_ids]
-            scored.append((sharpened * (quality / RATING_SCALE) ** QUALITY_POWER, movie_id,
-                           primary))
+        if not blocked.isdisjoint(genre_ids):
+            continue
+        movie_fit = max(sum([fit.get(g, 0.0) for g in genre_ids]) / len(genre_ids), FIT_FLOOR)
+        primary = min(genre_ids, key=lambda g: rank.get(g, unknown))
+        score = movie_fit ** FIT_POWER * (quality / RATING_SCALE) ** QUALITY_POWER
+        scored.append((score, movie_id, primary))
 
     chosen = _sample(scored, count, rng)
     details = {row.id: row for row in connection.execute(
