@@ -11,14 +11,16 @@
 #   bash tools/device_distill.sh
 # Knobs (environment): STAGES ("teacher student robust"; "teacher" alone first is the cheap
 # way to learn the teacher's accuracy and the call's speed, and the student can then be
-# distilled from the teacher.onnx that came back, on a GPU or on the CPU here), TEACHER
-# (the student's teacher: this call's own, else a .pt or .onnx file), TEACHER_EPOCHS (60),
+# distilled from the teacher files that came back, on a GPU or on the CPU here), TEACHER
+# (the student's teacher: this call's own, else a .pt, .onnx or scores .npz file), TEACHER_EPOCHS (60),
 # STUDENT_EPOCHS (100), ROBUST_EPOCHS (12), STEPS (0 = whole epochs; a small number makes a
 # smoke test, as tests/train does on a CPU), DEVICE (cuda), DATA (unpack
 # .device/fer2013.npz there unless it holds train/ already), KEEP_EVERY (30: seconds between
 # two copies of a running student stage).
-# Back in $OUT (6 files; the tool's limit is 8): log.txt, the teacher's ONNX file, its JSON
-# and metrics, and one tar per student stage (student.tar, robust.tar: metrics.csv, best.pt,
+# Back in $OUT (7 files; the tool's limit is 8): log.txt, the teacher's ONNX file, its JSON,
+# metrics and scores of the training faces (teacher_scores.npz, for `moodreel train
+# --teacher` with distill_cache anywhere), and one tar per student stage (student.tar,
+# robust.tar: metrics.csv, best.pt,
 # last.pt), refreshed every 30 s while the stage runs, so a call cut at its time limit still
 # brings back a last.pt that `moodreel train --resume` continues here (`moodreel export`
 # makes the shippable file from robust.tar's best.pt).
@@ -83,6 +85,11 @@ if wanted teacher; then
     "$PYTHON" -m moodreel export "$RUNS/teacher/best.pt" --output "$OUT/teacher.onnx" \
         || { echo "the teacher's export failed; its checkpoint comes back instead"
              cp "$RUNS/teacher/best.pt" "$OUT/teacher_best.pt"; }
+    # Its logits for every training face and its mirror (under 1 MB): all that a cached
+    # student needs of it, on any machine (TEACHER=teacher_scores.npz), and small to commit
+    "$PYTHON" -m moodreel teacher-scores "$RUNS/teacher/best.pt" --data "$DATA" --flip \
+        --device "$DEVICE" --out "$OUT/teacher_scores.npz" \
+        || echo "scoring the training faces failed; the teacher files above still teach"
 fi
 
 if wanted student; then

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,6 +320,32 @@ def export(checkpoint: str, output: str) -> None:
                f"= {report.max_abs_diff:.2e} over batches {list(report.batch_sizes)}")
     if report.max_abs_diff > 1e-3:
         raise click.ClickException("parity check failed: ONNX output differs from PyTorch")
+
+
+@cli.command("teacher-scores")
+@click.argument("teachers", nargs=-1, required=True, type=click.Path())
+@click.option("--data", type=click.Path(), required=True,
+              help="FER-2013 CSV file or image-folder root; its train split is scored.")
+@click.option("-o", "--out", type=click.Path(), required=True, help=".npz file to write.")
+@click.option("--flip", is_flag=True, help="Score the mirrored faces too (distill_flip).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable entries instead of stopping.")
+def teacher_scores(teachers: tuple[str, ...], data: str, out: str, flip: bool, device: str,
+                   skip_bad: bool) -> None:
+    """Save TEACHERS' (.pt or .onnx) logits for every training face, for cached distillation
+    from the file alone (``teachers: [FILE.npz]`` with ``distill_cache``)."""
+    require_torch()
+    from moodreel.train.trainer import score_teachers
+
+    started = time.perf_counter()
+    with user_errors():
+        scores = score_teachers(list(teachers), data, out, flip=flip, device=device,
+                                skip_bad=skip_bad)
+    faces, views, _ = scores.logits.shape
+    click.echo(f"scored {faces:,} training faces, {views} view(s) each, in "
+               f"{time.perf_counter() - started:.0f} s; wrote {out} "
+               f"({Path(out).stat().st_size / 1024:.0f} KiB)")
 
 
 @cli.command()

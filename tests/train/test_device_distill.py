@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from moodreel.train.teacher_scores import load_scores
 from moodreel.vision.classifier import EmotionClassifier
 
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "device_distill.sh"
-TEACHER_FILES = {"teacher.onnx", "teacher.json", "teacher_metrics.csv"}
+TEACHER_FILES = {"teacher.onnx", "teacher.json", "teacher_metrics.csv",
+                 "teacher_scores.npz"}
 STUDENT_FILES = {"student.tar", "robust.tar"}
 BACK = {"log.txt"} | TEACHER_FILES | STUDENT_FILES
 
@@ -48,6 +50,8 @@ def test_the_device_script_runs_every_stage_and_brings_back_what_fits(folder_dat
     assert log.index("== ") < log.index("teacher") < log.index("distilled") < log.index("done")
     teacher = EmotionClassifier(tmp_path / "out" / "teacher.onnx")
     assert teacher.info.preprocessing.size == 64
+    scores = load_scores(tmp_path / "out" / "teacher_scores.npz")
+    assert scores.logits.shape == (84, 2, 7) and scores.flip  # each face and its mirror
     for run in ("student", "robust"):
         with tarfile.open(tmp_path / "out" / f"{run}.tar") as tar:
             assert sorted(tar.getnames()) == ["best.pt", "last.pt", "metrics.csv"]
@@ -63,6 +67,10 @@ def test_the_teacher_alone_then_the_student_from_the_teacher_that_came_back(fold
     assert set(second) == {"log.txt"} | STUDENT_FILES
     assert "distilled from " + str(tmp_path / "first" / "teacher.onnx") in (
         tmp_path / "second" / "log.txt").read_text()
+    # and from its scores alone, as on a machine without the teacher
+    third = run_script(folder_dataset, tmp_path, "third", STAGES="student",
+                       TEACHER=str(tmp_path / "first" / "teacher_scores.npz"))
+    assert set(third) == {"log.txt", "student.tar"}
 
 
 def test_the_device_script_needs_somewhere_to_put_its_results(tmp_path):

@@ -13,17 +13,25 @@ from moodreel.data.preprocess import Preprocessing
 from moodreel.nn import create_model
 from moodreel.train.checkpoint import load_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
-from moodreel.train.distill import Distillation, TeacherError, Teachers, distillation_loss
+from moodreel.train.distill import (
+    Distillation,
+    TeacherError,
+    Teachers,
+    distillation_loss,
+    score_training_set,
+)
 from moodreel.train.export import export_onnx
+from moodreel.train.teacher_scores import load_scores, training_set_fingerprint
 from moodreel.train.trainer import TrainError, run_training
 
 
-def _checkpoint(path, seed: int, preprocessing: Preprocessing | None = None):
+def _checkpoint(path, seed: int, preprocessing: Preprocessing | None = None,
+                scale: float = 3.0):
     torch.manual_seed(seed)
     model = create_model("simple_cnn_small")
     with torch.no_grad():  # logits far from uniform, so soft targets differ between teachers
         for parameter in model.parameters():
-            parameter.mul_(3)
+            parameter.mul_(scale)
     save_checkpoint(path, model=model.eval(), preprocessing=preprocessing or Preprocessing())
     return path, model
 
@@ -137,3 +145,95 @@ def test_cli_teacher_option(folder_dataset, teachers, tmp_path):
     assert len(saved["teachers"]) == 2 and saved["distill_flip"] is True
     missing = runner.invoke(cli, [*args, "--teacher", str(tmp_path / "nope.pt")])
     assert missing.exit_code == 1 and "teacher not found" in missing.output
+
+
+# --- teacher scores files -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mild_teachers(tmp_path_factory):
+    """Teachers whose logits on the synthetic faces are about 1, not thousands: their soft
+    targets then depend on the temperature, which the scores must honour."""
+    folder = tmp_path_factory.mktemp("mild_teachers")
+    return [_checkpoint(folder / f"t{seed}.pt", seed, scale=1.6) for seed in (1, 2)]
+
+
+def _train_split(folder_dataset):
+    from moodreel.data.fer2013 import load_split
+
+    return load_split(folder_dataset, "train")
+
+
+def test_a_scores_file_teaches_what_its_teachers_taught(folder_dataset, mild_teachers,
+                                                        tmp_path):
+    train = _train_split(folder_dataset)
+    paths = [p for p, _ in mild_teachers]
+    inputs = torch.from_numpy(Preprocessing()(train.images))
+    fingerprint = training_set_fingerprint(train.images, train.labels)
+    live = Distillation(Teachers(paths, Preprocessing(), flip=True), temperature=3.0)
+    live.cache(inputs, fingerprint=fingerprint)
+
+    scores = score_training_set(live.teachers, train.images, train.labels, Preprocessing())
+    assert scores.logits.shape == (len(train), 4, 7) and scores.logits.dtype == np.float16
+    saved = load_scores(scores.save(tmp_path / "scores.npz"))
+    assert saved.fingerprint == fingerprint and saved.flip and saved.teachers == ("t1.pt",
+                                                                                  "t2.pt")
+    from_file = Distillation(Teachers([tmp_path / "scores.npz"], Preprocessing(), flip=True),
+                             temperature=3.0)
+    from_file.cache(inputs, fingerprint=fingerprint)
+    torch.testing.assert_close(from_file.cached, live.cached, atol=2e-3, rtol=0)
+    cooler = Distillation(from_file.teachers, temperature=1.0)
+    cooler.cache(inputs, fingerprint=fingerprint)
+    assert (cooler.cached - live.cached).abs().max() > 0.05, "the temperature was ignored"
+    with pytest.raises(TeacherError, match="only with distill_cache"):
+        from_file.teachers.soft_targets(inputs[:2], 3.0)
+
+    # a file and a model together: the mean over every view of both
+    both = Distillation(Teachers([tmp_path / "scores.npz", paths[0]], Preprocessing(),
+                                 flip=True), temperature=3.0)
+    both.cache(inputs, fingerprint=fingerprint)
+    first = Distillation(Teachers([paths[0]], Preprocessing(), flip=True), temperature=3.0)
+    first.cache(inputs)
+    torch.testing.assert_close(both.cached, (4 * live.cached + 2 * first.cached) / 6,
+                               atol=2e-3, rtol=0)
+
+
+def test_scores_of_another_training_set_or_view_are_refused(folder_dataset, teachers,
+                                                            tmp_path):
+    train = _train_split(folder_dataset)
+    path = score_training_set(Teachers([teachers[0][0]], Preprocessing()), train.images,
+                              train.labels, Preprocessing()).save(tmp_path / "scores.npz")
+    other = Distillation(Teachers([path], Preprocessing()))
+    inputs = torch.from_numpy(Preprocessing()(train.images[1:]))
+    with pytest.raises(TeacherError, match="another training set"):
+        other.cache(inputs, fingerprint=training_set_fingerprint(train.images[1:],
+                                                                 train.labels[1:]))
+    with pytest.raises(TeacherError, match="without the mirrored faces.*distill_flip true"):
+        Teachers([path], Preprocessing(), flip=True)
+    with pytest.raises(TeacherError, match="expects .*64"):
+        Teachers([path], Preprocessing(64, 0.5, 0.5))
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    with pytest.raises(TeacherError, match="not a teacher scores file"):
+        Teachers([tmp_path / "broken.npz"], Preprocessing())
+    with pytest.raises(TeacherError, match="not found"):
+        Teachers([tmp_path / "missing.npz"], Preprocessing())
+
+
+def test_a_run_distils_from_a_scores_file_alone(folder_dataset, teachers, tmp_path):
+    runner = CliRunner()
+    scores = tmp_path / "scores.npz"
+    made = runner.invoke(cli, ["teacher-scores", str(teachers[0][0]), str(teachers[1][0]),
+                               "--data", str(folder_dataset), "--flip", "--out", str(scores)])
+    assert made.exit_code == 0, made.output
+    assert "scored 84 training faces, 4 view(s) each" in made.output
+    config = TrainConfig(data=str(folder_dataset), out=str(tmp_path / "run"),
+                         model="simple_cnn_small", epochs=1, batch_size=16, threads=1,
+                         teachers=[str(scores)], distill_flip=True, distill_cache=True)
+    result = run_training(config, progress=False)
+    assert np.isfinite(result.history[-1]["train_loss"])
+    with pytest.raises(TrainError, match="only with distill_cache"):
+        run_training(config.updated(out=str(tmp_path / "live"), distill_cache=False),
+                     progress=False)
+    wrong = runner.invoke(cli, ["teacher-scores", str(teachers[0][0]), "--data",
+                                str(folder_dataset), "--out", str(tmp_path / "scores.txt")])
+    assert wrong.exit_code == 1 and "written to a .npz file" in wrong.output
+    assert not (tmp_path / "scores.txt").exists()

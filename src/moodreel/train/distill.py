@@ -12,6 +12,9 @@ follows the augmentation. The loss (Hinton et al. 2015) is
 
 where ``_T`` means softmax at temperature ``T``; ``T^2`` keeps the gradient scale of the
 soft term independent of ``T``.
+
+A teacher can also be a file of its scores of every training face (``.npz``, see
+``teacher_scores``; ``score_training_set`` makes one): it teaches cached runs only.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ import torch.nn.functional as F
 
 from moodreel.data.preprocess import Preprocessing
 from moodreel.labels import EMOTIONS
+from moodreel.train.teacher_scores import (
+    SCORES_SUFFIX,
+    ScoresError,
+    TeacherScores,
+    load_scores,
+    training_set_fingerprint,
+)
 
 Logits = Callable[[torch.Tensor], torch.Tensor]
 
@@ -35,7 +45,8 @@ class TeacherError(ValueError):
 
 
 class Teachers:
-    """Frozen models whose averaged, softened probabilities are the student's soft targets."""
+    """Frozen models whose averaged, softened probabilities are the student's soft targets,
+    and files of such models' scores of the training faces (``.npz``)."""
 
     def __init__(self, paths: Sequence[str | Path], preprocessing: Preprocessing, *,
                  flip: bool = False, device: torch.device | None = None) -> None:
@@ -46,15 +57,41 @@ class Teachers:
         self.paths = [Path(p) for p in paths]
         self.flip = flip
         device = device or torch.device("cpu")
-        self._models = [_load(path, preprocessing, device) for path in self.paths]
+        self.scores = [_load_scores(path, preprocessing, flip) for path in self.paths
+                       if path.suffix == SCORES_SUFFIX]
+        self._models = [_load(path, preprocessing, device) for path in self.paths
+                        if path.suffix != SCORES_SUFFIX]
 
     @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The model teachers' logits ``(B, V, K)``: each teacher's view of ``x``, followed by
+        its view of the mirrored faces with ``flip``."""
+        if not self._models:
+            raise TeacherError("teacher scores (.npz) cannot score new faces; this needs a "
+                               "teacher model (.pt or .onnx)")
+        views = [x, x.flip(-1)] if self.flip else [x]
+        return torch.stack([model(view).float() for model in self._models for view in views],
+                           dim=1)
+
+    @property
+    def has_models(self) -> bool:
+        return bool(self._models)
+
+    @property
+    def model_views(self) -> int:
+        """Rows of ``logits`` per face: a view per model teacher, two with ``flip``."""
+        return len(self._models) * (2 if self.flip else 1)
+
+    @property
+    def score_paths(self) -> list[Path]:
+        return [path for path in self.paths if path.suffix == SCORES_SUFFIX]
+
     def soft_targets(self, x: torch.Tensor, temperature: float) -> torch.Tensor:
         """Mean of ``softmax(logits / temperature)`` over teachers (and mirrors) ``(B, K)``."""
-        views = [x, x.flip(-1)] if self.flip else [x]
-        probs = [F.softmax(model(view).float() / temperature, dim=1)
-                 for model in self._models for view in views]
-        return torch.stack(probs).mean(0)
+        if self.scores:
+            raise TeacherError("teacher scores (.npz) hold the training faces unaugmented: "
+                               "they teach only with distill_cache")
+        return F.softmax(self.logits(x) / temperature, dim=2).mean(1)
 
 
 @dataclass
@@ -71,14 +108,31 @@ class Distillation:
     cached: torch.Tensor | None = None
 
     def cache(self, inputs: torch.Tensor, batch_size: int = 512,
-              device: torch.device | None = None) -> None:
+              device: torch.device | None = None, fingerprint: str | None = None) -> None:
         """Score every training face (normalised, unaugmented ``(N, 1, H, W)``) once, a
-        batch at a time on ``device`` (default: the faces' device), where the targets stay."""
+        batch at a time on ``device`` (default: the faces' device), where the targets stay.
+        Teacher scores files give their rows instead; each must have been scored on the
+        training set whose ``training_set_fingerprint`` is ``fingerprint``."""
         device = device or inputs.device
-        self.cached = torch.cat([
-            self.teachers.soft_targets(inputs[start:start + batch_size].to(device),
-                                       self.temperature)
-            for start in range(0, len(inputs), batch_size)])
+        summed: torch.Tensor | None = None
+        views = 0
+        if self.teachers.has_models:
+            summed = torch.cat([
+                F.softmax(self.teachers.logits(inputs[start:start + batch_size].to(device))
+                          / self.temperature, dim=2).sum(1)
+                for start in range(0, len(inputs), batch_size)])
+            views += self.teachers.model_views
+        for path, scores in zip(self.teachers.score_paths, self.teachers.scores, strict=True):
+            if scores.fingerprint != fingerprint:
+                raise TeacherError(f"teacher scores {path} were scored on another training "
+                                   f"set ({len(scores.logits)} faces; this run has "
+                                   f"{len(inputs)}): score this one with moodreel "
+                                   "teacher-scores")
+            rows = scores.probabilities(self.temperature).sum(1).to(device)
+            summed = rows if summed is None else summed + rows
+            views += scores.logits.shape[1]
+        assert summed is not None  # Teachers holds at least one teacher
+        self.cached = summed / views
 
     def loss(self, hard_loss: torch.Tensor, student_logits: torch.Tensor,
              x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -95,6 +149,53 @@ def distillation_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,
     """``T^2 * KL(soft_targets || softmax(student / T))``, averaged over the batch."""
     log_probs = F.log_softmax(student_logits / temperature, dim=1)
     return F.kl_div(log_probs, soft_targets, reduction="batchmean") * temperature ** 2
+
+
+def score_training_set(teachers: Teachers, images: np.ndarray, labels: np.ndarray,
+                       preprocessing: Preprocessing, *, batch_size: int = 512,
+                       device: torch.device | None = None) -> TeacherScores:
+    """The model teachers' logits for every training face ``images`` (uint8, unaugmented),
+    ready to save: what a cached distillation from them needs, without them."""
+    if teachers.scores:
+        raise TeacherError("teacher scores are made from teacher models (.pt or .onnx), "
+                           "not from other scores files")
+    inputs = torch.from_numpy(preprocessing(images))
+    logits = torch.cat([teachers.logits(inputs[start:start + batch_size].to(device)).cpu()
+                        for start in range(0, len(inputs), batch_size)])
+    return TeacherScores(logits=logits.numpy().astype(np.float16),
+                         fingerprint=training_set_fingerprint(images, labels),
+                         preprocessing=preprocessing, flip=teachers.flip,
+                         teachers=tuple(path.name for path in teachers.paths))
+
+
+def teacher_preprocessing(path: str | Path) -> Preprocessing:
+    """The input a teacher model (``.pt`` or ``.onnx``) was trained on."""
+    path = Path(path)
+    if not path.is_file():
+        raise TeacherError(f"teacher not found: {path}")
+    if path.suffix == ".onnx":
+        from moodreel.vision.classifier import EmotionClassifier, ModelError
+
+        try:
+            return EmotionClassifier(path, threads=1).info.preprocessing
+        except ModelError as error:
+            raise TeacherError(f"teacher {path}: {error}") from None
+    from moodreel.train.checkpoint import load_checkpoint
+
+    return Preprocessing.from_dict(load_checkpoint(path)["preprocessing"])
+
+
+def _load_scores(path: Path, preprocessing: Preprocessing, flip: bool) -> TeacherScores:
+    try:
+        scores = load_scores(path)
+    except ScoresError as error:
+        raise TeacherError(str(error)) from None
+    _check(path, scores.preprocessing, preprocessing)
+    if scores.flip != flip:
+        raise TeacherError(f"teacher scores {path} were made {'with' if scores.flip else 'without'}"
+                           f" the mirrored faces, and this run sets distill_flip "
+                           f"{str(flip).lower()}: set it to match, or score again")
+    return scores
 
 
 def _load(path: Path, preprocessing: Preprocessing, device: torch.device) -> Logits:

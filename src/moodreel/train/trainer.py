@@ -38,7 +38,7 @@ from moodreel.nn.profile import count_params
 from moodreel.nn.registry import create_model
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
-from moodreel.train.distill import Distillation, Teachers
+from moodreel.train.distill import Distillation, Teachers, score_training_set, teacher_preprocessing
 from moodreel.train.distributed import (
     DistContext,
     all_reduce_sum,
@@ -50,6 +50,7 @@ from moodreel.train.ema import weight_average
 from moodreel.train.engine import PRECISIONS, BatchLoader, predict_logits, train_one_epoch
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
+from moodreel.train.teacher_scores import TeacherScores, training_set_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,23 @@ def _pick_device(choice: str) -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
         raise TrainError("--device cuda was asked for but no CUDA GPU is available")
     return torch.device(choice)
+
+
+def score_teachers(teachers: list[str], data: str, out: str | Path, *, flip: bool = False,
+                   device: str = "auto", skip_bad: bool = False) -> TeacherScores:
+    """Score every training face of ``data`` with the teacher models and save the logits to
+    ``out`` (``.npz``): a cached distillation from them then needs only that file."""
+    paths = [Path(p) for p in teachers]
+    if not paths:
+        raise TrainError("give at least one teacher model (.pt or .onnx)")
+    preprocessing = teacher_preprocessing(paths[0])
+    torch_device = _pick_device(device)
+    train = load_split(data, "train", on_error="skip" if skip_bad else "raise")
+    scores = score_training_set(Teachers(paths, preprocessing, flip=flip, device=torch_device),
+                                train.images, train.labels, preprocessing,
+                                device=torch_device)
+    scores.save(out)
+    return scores
 
 
 @torch.no_grad()
@@ -260,13 +278,17 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         distillation = Distillation(Teachers(config.teachers, preprocessing,
                                              flip=config.distill_flip, device=device),
                                     config.distill_weight, config.distill_temperature)
+        if distillation.teachers.scores and not config.distill_cache:
+            raise TrainError("teacher scores (.npz) hold the training faces unaugmented: "
+                             "they teach only with distill_cache")
         if config.distill_cache:
             if config.augment.mixup or config.augment.cutmix:
                 raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
                                  "with mixup or cutmix")
             started = time.perf_counter()
             distillation.cache(torch.from_numpy(preprocessing(train_data.images)),
-                                device=device)
+                               device=device, fingerprint=training_set_fingerprint(
+                                   train_data.images, train_data.labels))
             log.info("teachers scored %d training faces in %.0f s", len(train_data),
                      time.perf_counter() - started)
     try:
