@@ -12,18 +12,19 @@
 # Knobs (environment): STAGES ("teacher student robust"; "teacher" alone first is the cheap
 # way to learn the teacher's accuracy and the call's speed, and the student can then be
 # distilled from the teacher files that came back, on a GPU or on the CPU here), TEACHER
-# (the student's teacher: this call's own, else a .pt, .onnx or scores .npz file), TEACHER_EPOCHS (60),
-# STUDENT_EPOCHS (100), ROBUST_EPOCHS (12), STEPS (0 = whole epochs; a small number makes a
-# smoke test, as tests/train does on a CPU), DEVICE (cuda), DATA (unpack
-# .device/fer2013.npz there unless it holds train/ already), KEEP_EVERY (30: seconds between
-# two copies of a running student stage).
+# (the student's teacher: this call's own, else a .pt, .onnx or scores .npz file),
+# TEACHER_CONFIG (configs/vgg_teacher64.yaml; configs/vgg_teacher64_wide.yaml is the wider
+# one, whose ONNX file is over the tool's 16 MB and stays behind while its scores come
+# back), TEACHER_EPOCHS (the config's), STUDENT_EPOCHS (100), ROBUST_EPOCHS (12), STEPS (0 =
+# whole epochs; a small number makes a smoke test, as tests/train does on a CPU), DEVICE
+# (cuda), DATA (unpack .device/fer2013.npz there unless it holds train/ already), KEEP_EVERY
+# (30: seconds between two copies of a running student stage).
 # Back in $OUT (7 files; the tool's limit is 8): log.txt, the teacher's ONNX file, its JSON,
 # metrics and scores of the training faces (teacher_scores.npz, for `moodreel train
 # --teacher` with distill_cache anywhere), and one tar per student stage (student.tar,
-# robust.tar: metrics.csv, best.pt,
-# last.pt), refreshed every 30 s while the stage runs, so a call cut at its time limit still
-# brings back a last.pt that `moodreel train --resume` continues here (`moodreel export`
-# makes the shippable file from robust.tar's best.pt).
+# robust.tar: metrics.csv, best.pt, last.pt), refreshed every 30 s while the stage runs, so
+# a call cut at its time limit still brings back a last.pt that `moodreel train --resume`
+# continues here (`moodreel export` makes the shippable file from robust.tar's best.pt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,8 +79,8 @@ wanted() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if wanted teacher; then
     stage "teacher"
-    train --config configs/vgg_teacher64.yaml --out "$RUNS/teacher" \
-        --epochs "${TEACHER_EPOCHS:-60}"
+    train --config "${TEACHER_CONFIG:-configs/vgg_teacher64.yaml}" --out "$RUNS/teacher" \
+        ${TEACHER_EPOCHS:+--epochs "$TEACHER_EPOCHS"}
     cp "$RUNS/teacher/metrics.csv" "$OUT/teacher_metrics.csv"
     # The student below learns from the checkpoint: a failed export must not cost it
     "$PYTHON" -m moodreel export "$RUNS/teacher/best.pt" --output "$OUT/teacher.onnx" \

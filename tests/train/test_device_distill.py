@@ -60,8 +60,11 @@ def test_the_device_script_runs_every_stage_and_brings_back_what_fits(folder_dat
 @pytest.mark.slow
 def test_the_teacher_alone_then_the_student_from_the_teacher_that_came_back(folder_dataset,
                                                                             tmp_path):
-    first = run_script(folder_dataset, tmp_path, "first", STAGES="teacher")
+    """The wider teacher's preset, then students from its ONNX file and from its scores."""
+    first = run_script(folder_dataset, tmp_path, "first", STAGES="teacher",
+                       TEACHER_CONFIG="configs/vgg_teacher64_wide.yaml")
     assert set(first) == {"log.txt"} | TEACHER_FILES
+    assert "training vgg_teacher (4952391 params" in (tmp_path / "first" / "log.txt").read_text()
     second = run_script(folder_dataset, tmp_path, "second", STAGES="student robust",
                         TEACHER=str(tmp_path / "first" / "teacher.onnx"))
     assert set(second) == {"log.txt"} | STUDENT_FILES
