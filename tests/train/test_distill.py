@@ -236,4 +236,7 @@ def test_a_run_distils_from_a_scores_file_alone(folder_dataset, teachers, tmp_pa
     wrong = runner.invoke(cli, ["teacher-scores", str(teachers[0][0]), "--data",
                                 str(folder_dataset), "--out", str(tmp_path / "scores.txt")])
     assert wrong.exit_code == 1 and "written to a .npz file" in wrong.output
+    again = runner.invoke(cli, ["teacher-scores", str(scores), "--data", str(folder_dataset),
+                                "--out", str(tmp_path / "again.npz")])
+    assert again.exit_code == 1 and "a checkpoint (.pt) or an ONNX file" in again.output
     assert not (tmp_path / "scores.txt").exists()

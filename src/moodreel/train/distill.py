@@ -57,7 +57,7 @@ class Teachers:
         self.paths = [Path(p) for p in paths]
         self.flip = flip
         device = device or torch.device("cpu")
-        self.scores = [_load_scores(path, preprocessing, flip) for path in self.paths
+        self.scores = [(path, _load_scores(path, preprocessing, flip)) for path in self.paths
                        if path.suffix == SCORES_SUFFIX]
         self._models = [_load(path, preprocessing, device) for path in self.paths
                         if path.suffix != SCORES_SUFFIX]
@@ -81,10 +81,6 @@ class Teachers:
     def model_views(self) -> int:
         """Rows of ``logits`` per face: a view per model teacher, two with ``flip``."""
         return len(self._models) * (2 if self.flip else 1)
-
-    @property
-    def score_paths(self) -> list[Path]:
-        return [path for path in self.paths if path.suffix == SCORES_SUFFIX]
 
     def soft_targets(self, x: torch.Tensor, temperature: float) -> torch.Tensor:
         """Mean of ``softmax(logits / temperature)`` over teachers (and mirrors) ``(B, K)``."""
@@ -122,7 +118,7 @@ class Distillation:
                           / self.temperature, dim=2).sum(1)
                 for start in range(0, len(inputs), batch_size)])
             views += self.teachers.model_views
-        for path, scores in zip(self.teachers.score_paths, self.teachers.scores, strict=True):
+        for path, scores in self.teachers.scores:
             if scores.fingerprint != fingerprint:
                 raise TeacherError(f"teacher scores {path} were scored on another training "
                                    f"set ({len(scores.logits)} faces; this run has "
@@ -171,6 +167,9 @@ def score_training_set(teachers: Teachers, images: np.ndarray, labels: np.ndarra
 def teacher_preprocessing(path: str | Path) -> Preprocessing:
     """The input a teacher model (``.pt`` or ``.onnx``) was trained on."""
     path = Path(path)
+    if path.suffix == SCORES_SUFFIX:
+        raise TeacherError(f"{path} holds scores; a teacher model is a checkpoint (.pt) or an "
+                           "ONNX file")
     if not path.is_file():
         raise TeacherError(f"teacher not found: {path}")
     if path.suffix == ".onnx":
@@ -192,9 +191,10 @@ def _load_scores(path: Path, preprocessing: Preprocessing, flip: bool) -> Teache
         raise TeacherError(str(error)) from None
     _check(path, scores.preprocessing, preprocessing)
     if scores.flip != flip:
-        raise TeacherError(f"teacher scores {path} were made {'with' if scores.flip else 'without'}"
-                           f" the mirrored faces, and this run sets distill_flip "
-                           f"{str(flip).lower()}: set it to match, or score again")
+        made = "with" if scores.flip else "without"
+        raise TeacherError(f"teacher scores {path} were made {made} the mirrored faces, and "
+                           f"this run sets distill_flip {str(flip).lower()}: set it to match, "
+                           "or score again")
     return scores
 
 

@@ -3,7 +3,7 @@
 Why: a large teacher trains in minutes on a GPU and in hours on a CPU, and its weights are too
 large to commit (11 MB for the 2.7M-parameter one) or, for a wider one, to bring back from the
 lent GPU (16 MB a file). Cached distillation needs only its logits for each training face:
-28,709 faces x 2 views (the mirror) x 7 classes in float16, about 0.8 MB. ``moodreel
+28,709 faces x 2 views (the mirror) x 7 classes in float16, 692 KiB compressed. ``moodreel
 teacher-scores`` writes them where the teacher is; a ``teachers:`` entry ending in ``.npz``
 then teaches a cached run (``distill_cache``) on any machine, checked against the training
 set it was scored on, so the file can be committed beside the student's recipe.

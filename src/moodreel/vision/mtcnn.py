@@ -117,7 +117,7 @@ class MtcnnFaceDetector:
         only the boxes that no box it accepted covers: a face whose first box it rejects is
         still found by another, as when it read them all (``group_overlap`` 1)."""
         s = self.settings
-        first = _nms(boxes, s.group_overlap) if s.group_overlap < 1 else np.arange(len(boxes))
+        first = _nms(boxes, s.group_overlap)  # at 1 every box: none overlaps by more
         crops = _crops(gray, boxes[first], 48)
         offsets, probability, landmarks = self.onet.run(None, {"image": crops})
         accepted = _rects(boxes[first][probability > s.thresholds[2]])
