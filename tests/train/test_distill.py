@@ -212,7 +212,7 @@ def test_scores_of_another_training_set_or_view_are_refused(folder_dataset, teac
     with pytest.raises(TeacherError, match="expects .*64"):
         Teachers([path], Preprocessing(64, 0.5, 0.5))
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
-    with pytest.raises(TeacherError, match="not a teacher scores file"):
+    with pytest.raises(TeacherError, match="not a teacher scores file .not an .npz archive"):
         Teachers([tmp_path / "broken.npz"], Preprocessing())
     with pytest.raises(TeacherError, match="not found"):
         Teachers([tmp_path / "missing.npz"], Preprocessing())
@@ -236,6 +236,10 @@ def test_a_run_distils_from_a_scores_file_alone(folder_dataset, teachers, tmp_pa
     wrong = runner.invoke(cli, ["teacher-scores", str(teachers[0][0]), "--data",
                                 str(folder_dataset), "--out", str(tmp_path / "scores.txt")])
     assert wrong.exit_code == 1 and "written to a .npz file" in wrong.output
+    nowhere = runner.invoke(cli, ["teacher-scores", str(teachers[0][0]), "--data",
+                                  str(folder_dataset), "--out", str(tmp_path / "no" / "s.npz")])
+    assert nowhere.exit_code == 1 and "the folder" in nowhere.output and "not exist" in (
+        nowhere.output)
     again = runner.invoke(cli, ["teacher-scores", str(scores), "--data", str(folder_dataset),
                                 "--out", str(tmp_path / "again.npz")])
     assert again.exit_code == 1 and "a checkpoint (.pt) or an ONNX file" in again.output

@@ -60,9 +60,7 @@ class TeacherScores:
 
     def save(self, path: str | Path) -> Path:
         """Write (compressed, all or nothing) to ``path``, which must end in ``.npz``."""
-        path = Path(path)
-        if path.suffix != SCORES_SUFFIX:
-            raise ScoresError(f"{path}: teacher scores are written to a {SCORES_SUFFIX} file")
+        path = writable_scores_path(path)
         meta = {"format": FORMAT, "fingerprint": self.fingerprint, "flip": self.flip,
                 "teachers": list(self.teachers), "labels": list(EMOTIONS),
                 "preprocessing": self.preprocessing.to_dict()}
@@ -72,11 +70,23 @@ class TeacherScores:
         return path
 
 
+def writable_scores_path(path: str | Path) -> Path:
+    """``path`` if scores can be saved there (checked before the costly scoring)."""
+    path = Path(path)
+    if path.suffix != SCORES_SUFFIX:
+        raise ScoresError(f"{path}: teacher scores are written to a {SCORES_SUFFIX} file")
+    if not path.parent.is_dir():
+        raise ScoresError(f"cannot write {path}: the folder {path.parent} does not exist")
+    return path
+
+
 def load_scores(path: str | Path) -> TeacherScores:
     """Read a file ``TeacherScores.save`` wrote; ``ScoresError`` names what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise ScoresError(f"teacher scores not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ScoresError(f"{path}: not a teacher scores file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             logits, meta = data["logits"], json.loads(str(data["meta"]))

@@ -50,7 +50,11 @@ from moodreel.train.ema import weight_average
 from moodreel.train.engine import PRECISIONS, BatchLoader, predict_logits, train_one_epoch
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
-from moodreel.train.teacher_scores import TeacherScores, training_set_fingerprint
+from moodreel.train.teacher_scores import (
+    TeacherScores,
+    training_set_fingerprint,
+    writable_scores_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +140,7 @@ def score_teachers(teachers: list[str], data: str, out: str | Path, *, flip: boo
     paths = [Path(p) for p in teachers]
     if not paths:
         raise TrainError("give at least one teacher model (.pt or .onnx)")
+    out = writable_scores_path(out)
     preprocessing = teacher_preprocessing(paths[0])
     torch_device = _pick_device(device)
     train = load_split(data, "train", on_error="skip" if skip_bad else "raise")
