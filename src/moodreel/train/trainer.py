@@ -294,7 +294,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
             distillation.cache(torch.from_numpy(preprocessing(train_data.images)),
                                device=device, fingerprint=training_set_fingerprint(
                                    train_data.images, train_data.labels))
-            log.info("teachers scored %d training faces in %.0f s", len(train_data),
+            log.info("the teachers' soft targets for %d training faces, in %.0f s",
+                     len(train_data),
                      time.perf_counter() - started)
     try:
         average = weight_average(model, config.ema_decay) if config.ema_decay else None
