@@ -16,6 +16,8 @@ and misses of a real face):
   * ``HaarFaceDetector`` (the baseline, ratio 1.00; "the shipped detector" below);
   * ``MtcnnFaceDetector``, the default since session 14, with its default settings, the
     original paper's (pyramid step 0.709, thresholds 0.6 / 0.7 / 0.7) and a faster variant;
+    and with O-Net reading every box R-Net passes (as until session 20) or groups of them
+    at IoU 0.7 instead of the default 0.5 (``group_overlap``);
   * the same detector on a smaller copy (``detect_side`` 180-220) with a coarser scale step;
   * the same detector with OpenCV's ``alt`` or ``alt2`` frontal cascade as the first one;
   * the same detector scanning its large scales (faces of two cascade windows and more,
