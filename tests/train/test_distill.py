@@ -172,7 +172,7 @@ def test_a_scores_file_teaches_what_its_teachers_taught(folder_dataset, mild_tea
     live = Distillation(Teachers(paths, Preprocessing(), flip=True), temperature=3.0)
     live.cache(inputs, fingerprint=fingerprint)
 
-    scores = score_training_set(live.teachers, train.images, train.labels, Preprocessing())
+    scores = score_training_set(live.teachers, train.images, train.labels)
     assert scores.logits.shape == (len(train), 4, 7) and scores.logits.dtype == np.float16
     saved = load_scores(scores.save(tmp_path / "scores.npz"))
     assert saved.fingerprint == fingerprint and saved.flip and saved.teachers == ("t1.pt",
@@ -201,7 +201,7 @@ def test_scores_of_another_training_set_or_view_are_refused(folder_dataset, teac
                                                             tmp_path):
     train = _train_split(folder_dataset)
     path = score_training_set(Teachers([teachers[0][0]], Preprocessing()), train.images,
-                              train.labels, Preprocessing()).save(tmp_path / "scores.npz")
+                              train.labels).save(tmp_path / "scores.npz")
     other = Distillation(Teachers([path], Preprocessing()))
     inputs = torch.from_numpy(Preprocessing()(train.images[1:]))
     with pytest.raises(TeacherError, match="another training set"):

@@ -40,6 +40,11 @@ from moodreel.train.teacher_scores import (
 Logits = Callable[[torch.Tensor], torch.Tensor]
 
 
+#: Why scores files cannot teach a live (uncached) run.
+SCORES_NEED_CACHE = ("teacher scores (.npz) hold the training faces unaugmented: they teach "
+                     "only with distill_cache")
+
+
 class TeacherError(ValueError):
     """A teacher that cannot teach this run; the message says why."""
 
@@ -48,19 +53,30 @@ class Teachers:
     """Frozen models whose averaged, softened probabilities are the student's soft targets,
     and files of such models' scores of the training faces (``.npz``)."""
 
-    def __init__(self, paths: Sequence[str | Path], preprocessing: Preprocessing, *,
-                 flip: bool = False, device: torch.device | None = None) -> None:
-        """``device``: where checkpoint teachers run (exported ones run in ONNX Runtime on
-        the CPU); the soft targets come back on the device of the faces given."""
+    def __init__(self, paths: Sequence[str | Path], preprocessing: Preprocessing | None = None,
+                 *, flip: bool = False, device: torch.device | None = None) -> None:
+        """``preprocessing``: the input the run feeds, which every teacher must expect
+        (``None``: the first teacher's own). ``device``: where checkpoint teachers run
+        (exported ones run in ONNX Runtime on the CPU); the soft targets come back on the
+        device of the faces given."""
         if not paths:
             raise TeacherError("distillation needs at least one teacher")
         self.paths = [Path(p) for p in paths]
         self.flip = flip
         device = device or torch.device("cpu")
-        self.scores = [(path, _load_scores(path, preprocessing, flip)) for path in self.paths
-                       if path.suffix == SCORES_SUFFIX]
-        self._models = [_load(path, preprocessing, device) for path in self.paths
-                        if path.suffix != SCORES_SUFFIX]
+        self.scores: list[tuple[Path, TeacherScores]] = []
+        self._models: list[Logits] = []
+        for path in self.paths:
+            if path.suffix == SCORES_SUFFIX:
+                scores = _load_scores(path, flip)
+                self.scores.append((path, scores))
+                expected = scores.preprocessing
+            else:
+                model, expected = _load(path, device)
+                self._models.append(model)
+            preprocessing = preprocessing or expected
+            _check(path, expected, preprocessing)
+        self.preprocessing: Preprocessing = preprocessing
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -73,20 +89,20 @@ class Teachers:
         return torch.stack([model(view).float() for model in self._models for view in views],
                            dim=1)
 
+    def batched_logits(self, inputs: torch.Tensor, batch_size: int,
+                       device: torch.device | None) -> torch.Tensor:
+        """``logits`` of many faces, ``batch_size`` at a time on ``device``, where they stay."""
+        return torch.cat([self.logits(inputs[start:start + batch_size].to(device))
+                          for start in range(0, len(inputs), batch_size)])
+
     @property
     def has_models(self) -> bool:
         return bool(self._models)
 
-    @property
-    def model_views(self) -> int:
-        """Rows of ``logits`` per face: a view per model teacher, two with ``flip``."""
-        return len(self._models) * (2 if self.flip else 1)
-
     def soft_targets(self, x: torch.Tensor, temperature: float) -> torch.Tensor:
         """Mean of ``softmax(logits / temperature)`` over teachers (and mirrors) ``(B, K)``."""
         if self.scores:
-            raise TeacherError("teacher scores (.npz) hold the training faces unaugmented: "
-                               "they teach only with distill_cache")
+            raise TeacherError(SCORES_NEED_CACHE)
         return F.softmax(self.logits(x) / temperature, dim=2).mean(1)
 
 
@@ -113,11 +129,9 @@ class Distillation:
         summed: torch.Tensor | None = None
         views = 0
         if self.teachers.has_models:
-            summed = torch.cat([
-                F.softmax(self.teachers.logits(inputs[start:start + batch_size].to(device))
-                          / self.temperature, dim=2).sum(1)
-                for start in range(0, len(inputs), batch_size)])
-            views += self.teachers.model_views
+            logits = self.teachers.batched_logits(inputs, batch_size, device)
+            summed = F.softmax(logits / self.temperature, dim=2).sum(1)
+            views += logits.shape[1]
         for path, scores in self.teachers.scores:
             if scores.fingerprint != fingerprint:
                 raise TeacherError(f"teacher scores {path} were scored on another training "
@@ -147,49 +161,36 @@ def distillation_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,
     return F.kl_div(log_probs, soft_targets, reduction="batchmean") * temperature ** 2
 
 
-def score_training_set(teachers: Teachers, images: np.ndarray, labels: np.ndarray,
-                       preprocessing: Preprocessing, *, batch_size: int = 512,
+def score_training_set(teachers: Teachers, images: np.ndarray, labels: np.ndarray, *,
+                       batch_size: int = 512,
                        device: torch.device | None = None) -> TeacherScores:
-    """The model teachers' logits for every training face ``images`` (uint8, unaugmented),
-    ready to save: what a cached distillation from them needs, without them."""
-    if teachers.scores:
-        raise TeacherError("teacher scores are made from teacher models (.pt or .onnx), "
-                           "not from other scores files")
-    inputs = torch.from_numpy(preprocessing(images))
-    logits = torch.cat([teachers.logits(inputs[start:start + batch_size].to(device)).cpu()
-                        for start in range(0, len(inputs), batch_size)])
+    """The model teachers' logits for every training face ``images`` (uint8, unaugmented,
+    fed as the teachers expect), ready to save: what a cached distillation from them
+    needs, without them."""
+    model_paths(teachers.paths)
+    inputs = torch.from_numpy(teachers.preprocessing(images))
+    logits = teachers.batched_logits(inputs, batch_size, device).cpu()
     return TeacherScores(logits=logits.numpy().astype(np.float16),
                          fingerprint=training_set_fingerprint(images, labels),
-                         preprocessing=preprocessing, flip=teachers.flip,
+                         preprocessing=teachers.preprocessing, flip=teachers.flip,
                          teachers=tuple(path.name for path in teachers.paths))
 
 
-def teacher_preprocessing(path: str | Path) -> Preprocessing:
-    """The input a teacher model (``.pt`` or ``.onnx``) was trained on."""
-    path = Path(path)
-    if path.suffix == SCORES_SUFFIX:
-        raise TeacherError(f"{path} holds scores; a teacher model is a checkpoint (.pt) or an "
-                           "ONNX file")
-    if not path.is_file():
-        raise TeacherError(f"teacher not found: {path}")
-    if path.suffix == ".onnx":
-        from moodreel.vision.classifier import EmotionClassifier, ModelError
-
-        try:
-            return EmotionClassifier(path, threads=1).info.preprocessing
-        except ModelError as error:
-            raise TeacherError(f"teacher {path}: {error}") from None
-    from moodreel.train.checkpoint import load_checkpoint
-
-    return Preprocessing.from_dict(load_checkpoint(path)["preprocessing"])
+def model_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """``paths`` as teacher models to score with; ``TeacherError`` for a scores file."""
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if path.suffix == SCORES_SUFFIX:
+            raise TeacherError(f"{path} holds scores; a teacher model is a checkpoint (.pt) "
+                               "or an ONNX file")
+    return paths
 
 
-def _load_scores(path: Path, preprocessing: Preprocessing, flip: bool) -> TeacherScores:
+def _load_scores(path: Path, flip: bool) -> TeacherScores:
     try:
         scores = load_scores(path)
     except ScoresError as error:
         raise TeacherError(str(error)) from None
-    _check(path, scores.preprocessing, preprocessing)
     if scores.flip != flip:
         made = "with" if scores.flip else "without"
         raise TeacherError(f"teacher scores {path} were made {made} the mirrored faces, and "
@@ -198,29 +199,28 @@ def _load_scores(path: Path, preprocessing: Preprocessing, flip: bool) -> Teache
     return scores
 
 
-def _load(path: Path, preprocessing: Preprocessing, device: torch.device) -> Logits:
+def _load(path: Path, device: torch.device) -> tuple[Logits, Preprocessing]:
+    """A teacher model's logits function and the input it was trained on."""
     if not path.is_file():
         raise TeacherError(f"teacher not found: {path}")
     if path.suffix == ".onnx":
-        return _onnx_teacher(path, preprocessing)
+        return _onnx_teacher(path)
     from moodreel.train.checkpoint import model_from_checkpoint
 
     model, trained_with, _ = model_from_checkpoint(path)
-    _check(path, trained_with, preprocessing)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     model.to(device)
-    return lambda x: model(x.to(device).contiguous()).to(x.device)
+    return lambda x: model(x.to(device).contiguous()).to(x.device), trained_with
 
 
-def _onnx_teacher(path: Path, preprocessing: Preprocessing) -> Logits:
+def _onnx_teacher(path: Path) -> tuple[Logits, Preprocessing]:
     from moodreel.vision.classifier import EmotionClassifier, ModelError
 
     try:
         classifier = EmotionClassifier(path, threads=0)
     except ModelError as error:
         raise TeacherError(f"teacher {path}: {error}") from None
-    _check(path, classifier.info.preprocessing, preprocessing)
     if tuple(classifier.labels) != tuple(EMOTIONS):
         raise TeacherError(f"teacher {path} predicts {classifier.labels}, not {EMOTIONS}")
 
@@ -228,7 +228,7 @@ def _onnx_teacher(path: Path, preprocessing: Preprocessing) -> Logits:
         out = classifier.predict_logits(np.ascontiguousarray(x.detach().cpu().numpy()))
         return torch.from_numpy(out).to(x.device)
 
-    return logits
+    return logits, classifier.info.preprocessing
 
 
 def _check(path: Path, teacher: Preprocessing, student: Preprocessing) -> None:

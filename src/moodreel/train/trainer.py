@@ -38,7 +38,13 @@ from moodreel.nn.profile import count_params
 from moodreel.nn.registry import create_model
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
-from moodreel.train.distill import Distillation, Teachers, score_training_set, teacher_preprocessing
+from moodreel.train.distill import (
+    SCORES_NEED_CACHE,
+    Distillation,
+    Teachers,
+    model_paths,
+    score_training_set,
+)
 from moodreel.train.distributed import (
     DistContext,
     all_reduce_sum,
@@ -137,16 +143,14 @@ def score_teachers(teachers: list[str], data: str, out: str | Path, *, flip: boo
                    device: str = "auto", skip_bad: bool = False) -> TeacherScores:
     """Score every training face of ``data`` with the teacher models and save the logits to
     ``out`` (``.npz``): a cached distillation from them then needs only that file."""
-    paths = [Path(p) for p in teachers]
+    paths = model_paths(teachers)
     if not paths:
         raise TrainError("give at least one teacher model (.pt or .onnx)")
     out = writable_scores_path(out)
-    preprocessing = teacher_preprocessing(paths[0])
     torch_device = _pick_device(device)
+    models = Teachers(paths, flip=flip, device=torch_device)
     train = load_split(data, "train", on_error="skip" if skip_bad else "raise")
-    scores = score_training_set(Teachers(paths, preprocessing, flip=flip, device=torch_device),
-                                train.images, train.labels, preprocessing,
-                                device=torch_device)
+    scores = score_training_set(models, train.images, train.labels, device=torch_device)
     scores.save(out)
     return scores
 
@@ -284,8 +288,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                                              flip=config.distill_flip, device=device),
                                     config.distill_weight, config.distill_temperature)
         if distillation.teachers.scores and not config.distill_cache:
-            raise TrainError("teacher scores (.npz) hold the training faces unaugmented: "
-                             "they teach only with distill_cache")
+            raise TrainError(SCORES_NEED_CACHE)
         if config.distill_cache:
             if config.augment.mixup or config.augment.cutmix:
                 raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
