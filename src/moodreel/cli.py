@@ -187,7 +187,8 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
 @click.option("--seed", type=int)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]),
-              help="bf16: bfloat16 autocast, for large models on a GPU (default fp32).")
+              help="bf16: bfloat16 autocast, for large models on a GPU or a CPU with "
+                   "AVX-512 BF16 or AMX (default fp32).")
 @click.option("--threads", type=int, help="CPU threads (default: all cores).")
 @click.option("--skip-bad", is_flag=True, default=None,
               help="Skip unreadable dataset entries (counted) instead of stopping.")

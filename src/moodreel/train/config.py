@@ -64,7 +64,7 @@ class TrainConfig:
     device: str = "auto"                    # auto | cpu | cuda
     threads: int = 0                        # CPU threads; 0 uses every core
     channels_last: bool = True
-    precision: str = "fp32"                 # fp32 | bf16 (autocast: for large models on GPUs)
+    precision: str = "fp32"                 # fp32 | bf16 (autocast: large models, GPU or bf16 CPU)
     skip_bad: bool = False                  # skip unreadable dataset entries, with a count
     max_steps_per_epoch: int = 0            # 0 = full epochs; small values for smoke tests
 
