@@ -118,18 +118,19 @@ class MtcnnFaceDetector:
         still found by another, as when it read them all (``group_overlap`` 1)."""
         s = self.settings
         first = _nms(boxes, s.group_overlap)  # at 1 every box: none overlaps by more
-        crops = _crops(gray, boxes[first], 48)
-        offsets, probability, landmarks = self.onet.run(None, {"image": crops})
-        accepted = _rects(boxes[first][probability > s.thresholds[2]])
+        leaders = boxes[first]
+        offsets, probability, landmarks = self.onet.run(None, {"image": _crops(gray, leaders, 48)})
+        accepted = _rects(leaders[probability > s.thresholds[2]])
         rest = np.setdiff1d(np.arange(len(boxes)), first)
         if len(rest) and len(accepted):
             rest = rest[iou(_rects(boxes[rest]), accepted).max(axis=1) <= s.group_overlap]
         if len(rest) == 0:
-            return boxes[first], offsets, probability, landmarks
-        more = self.onet.run(None, {"image": _crops(gray, boxes[rest], 48)})
+            return leaders, offsets, probability, landmarks
+        others = boxes[rest]
+        more = self.onet.run(None, {"image": _crops(gray, others, 48)})
         read = [np.concatenate(pair) for pair in zip((offsets, probability, landmarks), more,
                                                      strict=True)]
-        return boxes[np.concatenate([first, rest])], read[0], read[1], read[2]
+        return np.concatenate([leaders, others]), read[0], read[1], read[2]
 
     def pyramid(self, gray: np.ndarray) -> list[tuple[float, np.ndarray]]:
         """``(scale, image)`` pairs: the image shrunk so that the smallest face sought fills
