@@ -25,6 +25,7 @@ from inference import pin_one_core
 from quantization import best_ms_in_turns, timers
 
 from moodreel.vision.classifier import EmotionClassifier
+from moodreel.vision.model_info import ModelError
 
 BUDGET_MS = 0.3
 
@@ -47,8 +48,11 @@ def main() -> None:
     args = parser.parse_args()
     pinned = pin_one_core()
 
-    classifiers = {f"{i}: {path.name}": EmotionClassifier(path, threads=1)
-                   for i, path in enumerate(args.models)}
+    try:
+        classifiers = {f"{i}: {path.name}": EmotionClassifier(path, threads=1)
+                       for i, path in enumerate(args.models)}
+    except ModelError as error:
+        parser.error(str(error))
     speed = {batch: best_ms_in_turns(calls(classifiers, batch), batch, args.rounds)
              for batch in (1, 8)}
 
