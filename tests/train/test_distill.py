@@ -209,8 +209,15 @@ def test_scores_of_another_training_set_or_view_are_refused(folder_dataset, teac
                                                                  train.labels[1:]))
     with pytest.raises(TeacherError, match="without the mirrored faces.*distill_flip true"):
         Teachers([path], Preprocessing(), flip=True)
-    with pytest.raises(TeacherError, match="expects .*64"):
-        Teachers([path], Preprocessing(64, 0.5, 0.5))
+    # scores are of the faces, so a student of another input size learns the same targets
+    at_64 = Distillation(Teachers([path], Preprocessing(64, 0.5, 0.5)))
+    at_64.cache(torch.from_numpy(Preprocessing(64, 0.5, 0.5)(train.images)),
+                fingerprint=training_set_fingerprint(train.images, train.labels))
+    at_own = Distillation(Teachers([path]))
+    at_own.cache(torch.from_numpy(Preprocessing()(train.images)),
+                 fingerprint=training_set_fingerprint(train.images, train.labels))
+    assert at_own.teachers.preprocessing == Preprocessing()
+    torch.testing.assert_close(at_64.cached, at_own.cached)
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     with pytest.raises(TeacherError, match="not a teacher scores file .not an .npz archive"):
         Teachers([tmp_path / "broken.npz"], Preprocessing())

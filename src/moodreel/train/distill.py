@@ -55,8 +55,9 @@ class Teachers:
 
     def __init__(self, paths: Sequence[str | Path], preprocessing: Preprocessing | None = None,
                  *, flip: bool = False, device: torch.device | None = None) -> None:
-        """``preprocessing``: the input the run feeds, which every teacher must expect
-        (``None``: the first teacher's own). ``device``: where checkpoint teachers run
+        """``preprocessing``: the input the run feeds, which every teacher model must expect
+        (``None``: the first teacher model's own, else the first scores file's); scores files
+        teach any input, being of the faces. ``device``: where checkpoint teachers run
         (exported ones run in ONNX Runtime on the CPU); the soft targets come back on the
         device of the faces given."""
         if not paths:
@@ -68,15 +69,16 @@ class Teachers:
         self._models: list[Logits] = []
         for path in self.paths:
             if path.suffix == SCORES_SUFFIX:
+                # A score belongs to the face, not to the run's input: a student of any input
+                # size or normalisation learns from it (a 64-px teacher teaching a 48-px one).
                 scores = _load_scores(path, flip)
                 self.scores.append((path, scores))
-                expected = scores.preprocessing
-            else:
-                model, expected = _load(path, device)
-                self._models.append(model)
+                continue
+            model, expected = _load(path, device)
+            self._models.append(model)
             preprocessing = preprocessing or expected
             _check(path, expected, preprocessing)
-        self.preprocessing: Preprocessing = preprocessing
+        self.preprocessing: Preprocessing = preprocessing or self.scores[0][1].preprocessing
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
