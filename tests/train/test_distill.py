@@ -209,20 +209,29 @@ def test_scores_of_another_training_set_or_view_are_refused(folder_dataset, teac
                                                                  train.labels[1:]))
     with pytest.raises(TeacherError, match="without the mirrored faces.*distill_flip true"):
         Teachers([path], Preprocessing(), flip=True)
-    # scores are of the faces, so a student of another input size learns the same targets
-    at_64 = Distillation(Teachers([path], Preprocessing(64, 0.5, 0.5)))
-    at_64.cache(torch.from_numpy(Preprocessing(64, 0.5, 0.5)(train.images)),
-                fingerprint=training_set_fingerprint(train.images, train.labels))
-    at_own = Distillation(Teachers([path]))
-    at_own.cache(torch.from_numpy(Preprocessing()(train.images)),
-                 fingerprint=training_set_fingerprint(train.images, train.labels))
-    assert at_own.teachers.preprocessing == Preprocessing()
-    torch.testing.assert_close(at_64.cached, at_own.cached)
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     with pytest.raises(TeacherError, match="not a teacher scores file .not an .npz archive"):
         Teachers([tmp_path / "broken.npz"], Preprocessing())
     with pytest.raises(TeacherError, match="not found"):
         Teachers([tmp_path / "missing.npz"], Preprocessing())
+
+
+def test_scores_teach_a_student_of_another_input_size(folder_dataset, teachers, tmp_path):
+    """A score belongs to the face: a 64-px student gets the targets a file scored at 48 px
+    holds, while a teacher model still has to match the run's input."""
+    train = _train_split(folder_dataset)
+    fingerprint = training_set_fingerprint(train.images, train.labels)
+    path = score_training_set(Teachers([teachers[0][0]], Preprocessing()), train.images,
+                              train.labels).save(tmp_path / "scores.npz")
+    at_64 = Distillation(Teachers([path], Preprocessing(64, 0.5, 0.5)))
+    at_64.cache(torch.from_numpy(Preprocessing(64, 0.5, 0.5)(train.images)),
+                fingerprint=fingerprint)
+    at_own = Distillation(Teachers([path]))
+    at_own.cache(torch.from_numpy(Preprocessing()(train.images)), fingerprint=fingerprint)
+    assert at_own.teachers.preprocessing == Preprocessing()
+    torch.testing.assert_close(at_64.cached, at_own.cached)
+    with pytest.raises(TeacherError, match="expects .* set input_size"):
+        Teachers([path, teachers[0][0]], Preprocessing(64, 0.5, 0.5))
 
 
 def test_a_run_distils_from_a_scores_file_alone(folder_dataset, teachers, tmp_path):

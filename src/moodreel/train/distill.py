@@ -14,7 +14,8 @@ where ``_T`` means softmax at temperature ``T``; ``T^2`` keeps the gradient scal
 soft term independent of ``T``.
 
 A teacher can also be a file of its scores of every training face (``.npz``, see
-``teacher_scores``; ``score_training_set`` makes one): it teaches cached runs only.
+``teacher_scores``; ``score_training_set`` makes one): it teaches cached runs only, of any
+input size, since a score belongs to the face.
 """
 
 from __future__ import annotations
