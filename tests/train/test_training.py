@@ -154,6 +154,27 @@ def test_config_files_reject_unknown_keys(tmp_path):
     assert_refuses_bad_yaml(load_config, path, ValueError)
 
 
+def test_a_preset_extends_its_base(tmp_path):
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "base.yaml").write_text(
+        "epochs: 100\nlr: 0.002\naugment:\n  erasing: 0.25\n  rotate: 10\n")
+    (tmp_path / "variant.yaml").write_text(
+        "base: recipes/base.yaml\nlr: 0.001\naugment:\n  erasing: 0.5\n")
+    variant = load_config(tmp_path / "variant.yaml")
+    assert (variant.epochs, variant.lr) == (100, 0.001)
+    assert (variant.augment.erasing, variant.augment.rotate) == (0.5, 10)
+    (tmp_path / "loop.yaml").write_text("base: loop2.yaml\n")
+    (tmp_path / "loop2.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(ValueError, match="not found: .*missing.yaml"):
+        load_config(tmp_path / "orphan.yaml")
+    (tmp_path / "typo.yaml").write_text("base: recipes/base.yaml\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_config(tmp_path / "typo.yaml")
+
+
 def test_shipped_preset_loads():
     config = load_config(ROOT / "configs" / "mini_xception.yaml")
     assert config.model == "mini_xception"

@@ -1,6 +1,8 @@
 """Training configuration: one dataclass, loadable from YAML presets in ``configs/``.
 
-Precedence: dataclass defaults < ``--config`` YAML < command-line options.
+Precedence: dataclass defaults < ``--config`` YAML < command-line options. A preset may
+name another under ``base`` and give only what it changes, so a variant of a recipe says
+what is new about it and cannot drift from the rest.
 """
 
 from __future__ import annotations
@@ -103,12 +105,31 @@ def _checked(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
 def load_config(path: str | Path) -> TrainConfig:
     """Read a YAML preset; unknown keys are an error so typos never pass silently."""
     path = Path(path)
+    values = _preset_values(path, ())
+    try:
+        return TrainConfig.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def _preset_values(path: Path, extending: tuple[Path, ...]) -> dict[str, Any]:
+    """The settings of the preset at ``path`` over those of its ``base`` (a path relative to
+    the preset's folder), ``augment`` merged key by key; ``extending``: the presets that
+    extend this one, to refuse a cycle."""
     if not path.is_file():
         raise ValueError(f"config file not found: {path}")
     values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of training settings")
-    try:
-        return TrainConfig.from_dict(values)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{path}: {error}") from None
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    base_path = path.parent / str(base)
+    chain = (*extending, path.resolve())
+    if base_path.resolve() in chain:
+        raise ValueError(f"{path}: base {base} extends this preset again (a cycle)")
+    inherited = _preset_values(base_path, chain)
+    own, theirs = values.get("augment"), inherited.get("augment")
+    if isinstance(own, dict) and isinstance(theirs, dict):
+        values["augment"] = {**theirs, **own}
+    return {**inherited, **values}
