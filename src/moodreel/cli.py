@@ -157,6 +157,9 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
 @click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt.")
 @click.option("--finetune", type=click.Path(),
               help="Start from this checkpoint's model and weights (e.g. on feedback data).")
+@click.option("--init-from", type=click.Path(),
+              help="Start --model from this checkpoint's or ONNX model's weights wherever a "
+                   "tensor's name and shape match (another network or input size).")
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float, help="Peak learning rate.")

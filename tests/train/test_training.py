@@ -190,7 +190,7 @@ def test_every_preset_loads_and_its_steps_chain():
     for name, config in presets.items():
         if str(config.model).endswith(".yaml"):
             assert (ROOT / config.model).is_file(), name
-        for start in [config.finetune, *config.teachers]:
+        for start in [config.finetune, config.init_from, *config.teachers]:
             if start.endswith(".pt"):
                 assert start in runs, f"{name}: {start} is no preset's run"
             if start.endswith(".npz"):
@@ -239,3 +239,40 @@ def test_an_unknown_precision_is_a_clear_error(folder_dataset, tmp_path):
     with pytest.raises(TrainError, match="unknown precision 'fp8'"):
         run_training(tiny_config(folder_dataset, tmp_path / "run", precision="fp8"),
                      progress=False)
+
+
+def test_init_from_warm_starts_another_network_where_names_and_shapes_match(
+        folder_dataset, tmp_path, caplog):
+    """The shipped network's weights start its faster variant (no gates in its first two
+    modules) at another input size: every tensor the variant has is copied, BatchNorm
+    statistics included, and the run trains from there."""
+    late = ROOT / "configs" / "specs" / "mini_xception_late.yaml"
+    variant = ROOT / "configs" / "specs" / "mini_xception_late_g3.yaml"
+    source = run_training(tiny_config(folder_dataset, tmp_path / "late", model=str(late),
+                                      input_size=64, epochs=1, max_steps_per_epoch=2),
+                          progress=False)
+    trained = model_from_checkpoint(source.out / "best.pt")[0].state_dict()
+    config = tiny_config(folder_dataset, tmp_path / "g3", model=str(variant), input_size=52,
+                         epochs=1, max_steps_per_epoch=2, init_from=str(source.out / "best.pt"))
+    with caplog.at_level("INFO", logger="moodreel"):
+        warm = trainer._initial_model(config, Preprocessing(52), np.zeros((1, 48, 48)))
+    assert all(torch.equal(tensor, trained[key]) for key, tensor in warm.state_dict().items())
+    fresh = create_model(str(variant), num_classes=7, in_chans=1).state_dict()
+    key = "stages.4.main.0.0.0.weight"
+    assert not torch.equal(fresh[key], trained[key])  # so the copy is not a coincidence
+    assert f"{len(fresh)} of {len(fresh)} tensors copied" in caplog.text
+    assert "trained with" in caplog.text  # another input size: said, not refused
+    result = run_training(config, progress=False)
+    assert result.epochs_run == 1 and np.isfinite(result.history[0]["train_loss"])
+
+
+def test_init_from_refuses_another_network_or_a_finetune(folder_dataset, tmp_path):
+    source = run_training(tiny_config(folder_dataset, tmp_path / "small", epochs=1,
+                                      max_steps_per_epoch=2), progress=False)
+    checkpoint = str(source.out / "best.pt")
+    with pytest.raises(TrainError, match="not a variant of this network"):
+        run_training(tiny_config(folder_dataset, tmp_path / "a", model="mini_xception",
+                                 init_from=checkpoint), progress=False)
+    with pytest.raises(TrainError, match="exclude each other"):
+        run_training(tiny_config(folder_dataset, tmp_path / "b", init_from=checkpoint,
+                                 finetune=checkpoint), progress=False)

@@ -39,6 +39,8 @@ class TrainConfig:
     model: str = "mini_xception"            # registered name or path to a spec YAML
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     finetune: str = ""                      # .pt or .onnx to start from (its architecture wins)
+    init_from: str = ""                     # .pt or .onnx whose weights start `model` where
+                                            # a tensor's name and shape match (warm start)
     out: str = "runs/mini_xception"
     input_size: int = 48
     mean: float = 0.5

@@ -229,20 +229,58 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
 
 def _initial_model(config: TrainConfig, preprocessing: Preprocessing,
                    train_faces: np.ndarray) -> nn.Module:
-    """A fresh ``config.model``, or with ``config.finetune`` the model and weights of a
+    """A fresh ``config.model``; with ``config.finetune`` the model and weights of a
     checkpoint or of an exported ONNX model such as the shipped one (e.g. to adapt it to
-    faces exported from user feedback)."""
-    if not config.finetune:
-        return create_model(config.model, num_classes=len(EMOTIONS), in_chans=1,
-                            **config.model_kwargs)
-    if Path(config.finetune).suffix == ".onnx":
-        model, trained_with = _model_from_onnx(config.finetune, train_faces)
-    else:
-        model, trained_with, _ = model_from_checkpoint(config.finetune)
-    if trained_with != preprocessing:
-        raise TrainError(f"{config.finetune} was trained with {trained_with}, this run uses "
-                         f"{preprocessing}: set input_size, mean and std to match")
+    faces exported from user feedback); with ``config.init_from`` a fresh ``config.model``
+    warm-started from another model's weights (e.g. a faster variant of a trained network)."""
+    if config.finetune and config.init_from:
+        raise TrainError("finetune and init_from exclude each other: finetune keeps the "
+                         "checkpoint's network, init_from starts `model` from its weights")
+    if config.finetune:
+        model, trained_with = _source_model(config.finetune, train_faces)
+        if trained_with != preprocessing:
+            raise TrainError(f"{config.finetune} was trained with {trained_with}, this run "
+                             f"uses {preprocessing}: set input_size, mean and std to match")
+        return model.train()
+    model = create_model(config.model, num_classes=len(EMOTIONS), in_chans=1,
+                         **config.model_kwargs)
+    if config.init_from:
+        source, trained_with = _source_model(config.init_from, train_faces)
+        _copy_matching_weights(source, model, config.init_from)
+        if trained_with != preprocessing:
+            log.info("%s was trained with %s; this run uses %s", config.init_from,
+                        trained_with, preprocessing)
     return model.train()
+
+
+def _source_model(path: str, train_faces: np.ndarray) -> tuple[nn.Module, Preprocessing]:
+    if Path(path).suffix == ".onnx":
+        return _model_from_onnx(path, train_faces)
+    model, trained_with, _ = model_from_checkpoint(path)
+    return model, trained_with
+
+
+def _copy_matching_weights(source: nn.Module, target: nn.Module, name: str) -> None:
+    """Copy into ``target`` every tensor of ``source`` with the same name and shape (the
+    BatchNorm statistics too); the rest keeps its fresh initialisation. Under half of the
+    target's parameters matching is refused: that is another family of network (a
+    classifier's bias matches almost anything), and the run would be a fresh start under a
+    name that says otherwise."""
+    theirs = source.state_dict()
+    ours = target.state_dict()
+    matching = {key: theirs[key] for key, tensor in ours.items()
+                if key in theirs and theirs[key].shape == tensor.shape}
+    params = dict(target.named_parameters())
+    copied = sum(params[key].numel() for key in matching if key in params)
+    total = count_params(target)
+    if copied * 2 < total:
+        raise TrainError(f"init_from: {name} matches {copied} of this run's model's {total} "
+                         "parameters by name and shape; it is not a variant of this network")
+    target.load_state_dict(matching, strict=False)
+    fresh = [key for key in ours if key not in matching]
+    log.info("init_from %s: %d of %d tensors copied (%d of %d parameters)%s", name,
+             len(matching), len(ours), copied, total,
+             f"; fresh: {', '.join(fresh)}" if fresh else "")
 
 
 #: Training faces whose statistics restore an ONNX model's folded BatchNorms.
