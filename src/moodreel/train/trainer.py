@@ -249,7 +249,7 @@ def _initial_model(config: TrainConfig, preprocessing: Preprocessing,
         _copy_matching_weights(source, model, config.init_from)
         if trained_with != preprocessing:
             log.info("%s was trained with %s; this run uses %s", config.init_from,
-                        trained_with, preprocessing)
+                     trained_with, preprocessing)
     return model.train()
 
 
