@@ -35,7 +35,7 @@ from moodreel.data.preprocess import Preprocessing
 from moodreel.files import replaced_on_success
 from moodreel.labels import EMOTIONS
 from moodreel.nn.profile import count_params
-from moodreel.nn.registry import create_model
+from moodreel.nn.registry import create_model, model_from_config
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
 from moodreel.train.distill import (
@@ -209,6 +209,9 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     if config.precision not in PRECISIONS:
         raise TrainError(f"unknown precision {config.precision!r}; expected "
                          f"{' or '.join(PRECISIONS)}")
+    if config.finetune and config.init_from:
+        raise TrainError("finetune and init_from exclude each other: finetune keeps the "
+                         "checkpoint's network, init_from starts `model` from its weights")
 
     device = _pick_device(config.device)
     if device.type == "cuda":
@@ -233,9 +236,6 @@ def _initial_model(config: TrainConfig, preprocessing: Preprocessing,
     checkpoint or of an exported ONNX model such as the shipped one (e.g. to adapt it to
     faces exported from user feedback); with ``config.init_from`` a fresh ``config.model``
     warm-started from another model's weights (e.g. a faster variant of a trained network)."""
-    if config.finetune and config.init_from:
-        raise TrainError("finetune and init_from exclude each other: finetune keeps the "
-                         "checkpoint's network, init_from starts `model` from its weights")
     if config.finetune:
         model, trained_with = _source_model(config.finetune, train_faces)
         if trained_with != preprocessing:
@@ -307,7 +307,9 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     val_inputs = preprocessing(val_data.images)  # the very function serving uses
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
-    model = _initial_model(config, preprocessing, train_data.images).to(device)
+    # resumed: last.pt holds the network and its weights, so the starting file is not read again
+    model = (model_from_config(state["model_config"]).train() if state is not None
+             else _initial_model(config, preprocessing, train_data.images)).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     loader = BatchLoader(train_data.images, train_data.labels, preprocessing,
