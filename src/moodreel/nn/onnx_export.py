@@ -1,5 +1,8 @@
 """Writing a model to ONNX: dynamic batch axis, self-describing metadata, atomic file.
 
+The graph's channel gates are rewritten for ONNX Runtime's blocked layout
+(``moodreel.nn.onnx_layout``), which the parity check after export covers.
+
 Shared by ``moodreel export`` (from checkpoints) and the profiler (ONNX Runtime latency of
 any registered model or spec). When the head allows it, the file also outputs what the
 serving side's class activation maps need (``moodreel.nn.class_maps``).
@@ -20,6 +23,7 @@ import torch
 
 from moodreel.files import replaced_on_success
 from moodreel.nn.class_maps import add_class_map_outputs
+from moodreel.nn.onnx_layout import rewrite_gates
 from moodreel.vision.model_info import METADATA_KEY, ModelInfo
 
 OPSET = 18
@@ -38,6 +42,7 @@ def write_onnx(model: torch.nn.Module, info: ModelInfo, out: Path) -> None:
             verbose=False)
     proto = program.model_proto
     proto.doc_string = f"moodreel emotion classifier: {info.name}, {info.params} parameters"
+    rewrite_gates(proto)
     add_class_map_outputs(proto)
     out.parent.mkdir(parents=True, exist_ok=True)
     _save(proto, info, out)
