@@ -4,20 +4,22 @@
 
 Why: the shipped model runs in 0.24 ms per face on some machines and 0.43 ms on others,
 against issue 4's 0.3 ms budget. ONNX Runtime's x86 graph optimiser moves convolutions into
-a blocked channel layout, but it cannot take the gates' broadcast ``Mul``, so every gated
-module converts its feature map out of that layout and back. This tells, measured in one
-process pinned to one core with one thread, whether a graph rewrite could win the margin or
-the network itself must shrink. Four sessions of the same file, timed in turns:
+a blocked channel layout, but it cannot take a gate's broadcast ``Mul``, so every gated
+module of a graph as the exporter writes it converts its feature map out of that layout and
+back. Since session 27 ``moodreel export`` rewrites the gates so that the layout takes them
+(``moodreel.nn.onnx_layout``); this tells, measured in one process pinned to one core with
+one thread, what that and the layout are worth to a file. Four sessions of it, timed in turns:
 
-- ``as shipped``: the default optimisation level (ORT_ENABLE_ALL, blocked layout);
+- ``as given``: the file at the default optimisation level (ORT_ENABLE_ALL, blocked layout);
 - ``no blocked layout``: ORT_ENABLE_EXTENDED, the layout transformer off;
-- ``pooled gates``: each ``ReduceMean`` over H, W as ``GlobalAveragePool`` (same outputs);
+- ``gates rewritten``: ``rewrite_gates`` applied (the same as given for a file exported
+  since session 27, the shipped one included);
 - ``no gates (bound)``: each gate's ``Mul`` an identity, its dead branch pruned. Its outputs
   are wrong: it only bounds what a network without gates could gain.
 
-Prints ms per face at batch 1 and 8, the ratio against ``as shipped`` (above 1: faster), the
+Prints ms per face at batch 1 and 8, the ratio against ``as given`` (above 1: faster), the
 largest output difference from it, and the share of kernel time per operator type in a
-profile of the shipped graph.
+profile of the given graph.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from onnx import helper
 from quantization import best_ms_in_turns
 
 from moodreel.assets import default_model_path
+from moodreel.nn.onnx_layout import rewrite_gates
 
 PROFILED_RUNS = 2000
 
@@ -52,20 +55,12 @@ def with_nodes(model: onnx.ModelProto, nodes: list[onnx.NodeProto]) -> onnx.Mode
     return rewritten
 
 
-def pooled_gates(model: onnx.ModelProto) -> onnx.ModelProto:
-    """``model`` with every ``ReduceMean`` (the gates' and the head's) as GlobalAveragePool."""
-    nodes = []
-    for node in model.graph.node:
-        if node.op_type != "ReduceMean":
-            nodes.append(node)
-            continue
-        keepdims = next((helper.get_attribute_value(a) for a in node.attribute
-                         if a.name == "keepdims"), 1)
-        pooled = node.output[0] if keepdims else node.output[0] + "_pooled"
-        nodes.append(helper.make_node("GlobalAveragePool", [node.input[0]], [pooled]))
-        if not keepdims:
-            nodes.append(helper.make_node("Flatten", [pooled], [node.output[0]], axis=1))
-    return with_nodes(model, nodes)
+def gates_rewritten(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` with its gates rewritten for the blocked layout."""
+    rewritten = onnx.ModelProto()
+    rewritten.CopyFrom(model)
+    rewrite_gates(rewritten)
+    return rewritten
 
 
 def without_gates(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -127,11 +122,11 @@ def main() -> None:
 
     full, extended = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
                       ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
-    sessions = {"as shipped": session(model, full),
+    sessions = {"as given": session(model, full),
                 "no blocked layout": session(model, extended),
-                "pooled gates": session(pooled_gates(model), full),
+                "gates rewritten": session(gates_rewritten(model), full),
                 "no gates (bound)": session(without_gates(model), full)}
-    shape = sessions["as shipped"].get_inputs()[0].shape
+    shape = sessions["as given"].get_inputs()[0].shape
     inputs = np.random.default_rng(0).standard_normal((8, *shape[1:]), dtype=np.float32)
 
     def call(runner: ort.InferenceSession, batch: int) -> Callable[[], None]:
@@ -146,14 +141,14 @@ def main() -> None:
     print(f"{path.name}: one ONNX Runtime thread, {pinned}, best of {args.rounds} rounds in turns")
     print(f"\n{'variant':20s} {'ms b1':>7s} {'x':>5s} {'ms b8':>7s} {'x':>5s} {'max |diff|':>11s}")
     for label in sessions:
-        diff = float(np.abs(outputs[label] - outputs["as shipped"]).max())
+        diff = float(np.abs(outputs[label] - outputs["as given"]).max())
         b1, b8 = speed[1][label], speed[8][label]
-        print(f"{label:20s} {b1:7.3f} {speed[1]['as shipped'] / b1:5.2f} "
-              f"{b8:7.3f} {speed[8]['as shipped'] / b8:5.2f} {diff:11.1e}")
+        print(f"{label:20s} {b1:7.3f} {speed[1]['as given'] / b1:5.2f} "
+              f"{b8:7.3f} {speed[8]['as given'] / b8:5.2f} {diff:11.1e}")
 
     with tempfile.TemporaryDirectory() as workdir:
         shares = kernel_shares(model, inputs, workdir)
-    print(f"\nkernel time by operator, shipped graph, {PROFILED_RUNS} batch-1 runs:")
+    print(f"\nkernel time by operator, given graph, {PROFILED_RUNS} batch-1 runs:")
     for op, share in shares.most_common():
         print(f"  {op:16s} {share:6.1%}")
 
