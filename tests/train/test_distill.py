@@ -179,8 +179,10 @@ def test_a_scores_file_teaches_what_its_teachers_taught(folder_dataset, mild_tea
                                                                                   "t2.pt")
     from_file = Distillation(Teachers([tmp_path / "scores.npz"], Preprocessing(), flip=True),
                              temperature=3.0)
-    from_file.cache(inputs, fingerprint=fingerprint)
+    from_file.cache(None, fingerprint=fingerprint)  # a file needs no faces
     torch.testing.assert_close(from_file.cached, live.cached, atol=2e-3, rtol=0)
+    with pytest.raises(ValueError, match="need the training faces"):
+        live.cache(None, fingerprint=fingerprint)
     cooler = Distillation(from_file.teachers, temperature=1.0)
     cooler.cache(inputs, fingerprint=fingerprint)
     assert (cooler.cached - live.cached).abs().max() > 0.05, "the temperature was ignored"

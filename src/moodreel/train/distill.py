@@ -122,13 +122,17 @@ class Distillation:
     temperature: float = 4.0
     cached: torch.Tensor | None = None
 
-    def cache(self, inputs: torch.Tensor, batch_size: int = 512,
+    def cache(self, inputs: torch.Tensor | None, batch_size: int = 512,
               device: torch.device | None = None, fingerprint: str | None = None) -> None:
         """Score every training face (normalised, unaugmented ``(N, 1, H, W)``) once, a
-        batch at a time on ``device`` (default: the faces' device), where the targets stay.
-        Teacher scores files give their rows instead; each must have been scored on the
-        training set whose ``training_set_fingerprint`` is ``fingerprint``."""
-        device = device or inputs.device
+        batch at a time on ``device`` (default: the faces' device, else the CPU), where the
+        targets stay. Teacher scores files give their rows instead; each must have been
+        scored on the training set whose ``training_set_fingerprint`` is ``fingerprint``.
+        The faces are needed only by model teachers: with files alone ``inputs`` may be
+        None, which spares preprocessing the whole training set for nothing."""
+        if inputs is None and self.teachers.has_models:
+            raise ValueError("teacher models need the training faces to score")
+        device = device or (inputs.device if inputs is not None else torch.device("cpu"))
         summed: torch.Tensor | None = None
         views = 0
         if self.teachers.has_models:
@@ -138,9 +142,8 @@ class Distillation:
         for path, scores in self.teachers.scores:
             if scores.fingerprint != fingerprint:
                 raise TeacherError(f"teacher scores {path} were scored on another training "
-                                   f"set ({len(scores.logits)} faces; this run has "
-                                   f"{len(inputs)}): score this one with moodreel "
-                                   "teacher-scores")
+                                   f"set ({len(scores.logits)} faces, not this run's): score "
+                                   "this one with moodreel teacher-scores")
             rows = scores.probabilities(self.temperature).sum(1).to(device)
             summed = rows if summed is None else summed + rows
             views += scores.logits.shape[1]

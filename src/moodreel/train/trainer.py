@@ -334,8 +334,9 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                 raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
                                  "with mixup or cutmix")
             started = time.perf_counter()
-            distillation.cache(torch.from_numpy(preprocessing(train_data.images)),
-                               device=device, fingerprint=training_set_fingerprint(
+            faces = (torch.from_numpy(preprocessing(train_data.images))
+                     if distillation.teachers.has_models else None)  # files need no faces
+            distillation.cache(faces, device=device, fingerprint=training_set_fingerprint(
                                    train_data.images, train_data.labels))
             log.info("the teachers' soft targets for %d training faces, in %.0f s",
                      len(train_data),
