@@ -35,7 +35,7 @@ def rewrite_gates(proto: onnx.ModelProto) -> int:
     """Rewrite ``proto``'s channel gates in place (see the module docstring); the number of
     gates found, 0 for a graph without any or with them rewritten already."""
     graph = proto.graph
-    _pool_spatial_means(graph)
+    _pool_spatial_means(graph, _inferred_shapes(proto))
     shapes = _inferred_shapes(proto)
     nodes = list(graph.node)
     gates = [node for node in nodes if _gate_operands(node, shapes)]
@@ -54,13 +54,14 @@ def rewrite_gates(proto: onnx.ModelProto) -> int:
     return len(gates)
 
 
-def _pool_spatial_means(graph: onnx.GraphProto) -> None:
-    """Each ``ReduceMean`` over axes 2, 3 (-1, -2 as the exporter writes them: the inputs here
-    are 4-d) that keeps them as ``GlobalAveragePool``; the head's pooling, which drops them,
-    stays (``moodreel.nn.class_maps`` reads it)."""
+def _pool_spatial_means(graph: onnx.GraphProto, shapes: dict[str, list]) -> None:
+    """Each ``ReduceMean`` of a 4-d tensor over axes 2, 3 (-1, -2 as the exporter writes them)
+    that keeps them as ``GlobalAveragePool``; the head's pooling, which drops them, stays
+    (``moodreel.nn.class_maps`` reads it)."""
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for index, node in enumerate(graph.node):
-        if node.op_type != "ReduceMean" or len(node.input) != 2:
+        if (node.op_type != "ReduceMean" or len(node.input) != 2
+                or len(shapes.get(node.input[0]) or []) != 4):
             continue
         axes = constants.get(node.input[1])
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
