@@ -42,7 +42,7 @@ def gated_graph(activation: str = "HardSigmoid", second_reader: bool = False
         helper.make_node("MaxPool", ["gated"], ["pooled"], kernel_shape=[3, 3],
                          strides=[2, 2], pads=[1, 1, 1, 1]),
         helper.make_node("Conv", ["pooled", "w3"], ["head"]),
-        helper.make_node("ReduceMean", ["head", "spatial"], ["logits"], keepdims=0),
+        helper.make_node("ReduceMean", ["head", "head_axes"], ["logits"], keepdims=0),
     ]
     outputs = [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", 7])]
     if second_reader:
@@ -56,7 +56,8 @@ def gated_graph(activation: str = "HardSigmoid", second_reader: bool = False
         outputs,
         [weight("w0", CHANS, 1, 3, 3), weight("w1", 8, CHANS, 1, 1), weight("b1", 8),
          weight("w2", CHANS, 8, 1, 1), weight("b2", CHANS), weight("w3", 7, CHANS, 1, 1),
-         numpy_helper.from_array(np.array([-1, -2], np.int64), "spatial")])
+         numpy_helper.from_array(np.array([-1, -2], np.int64), "spatial"),
+         numpy_helper.from_array(np.array([2, 3], np.int64), "head_axes")])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 
 
@@ -86,6 +87,8 @@ def test_a_gate_before_a_max_pool_multiplies_after_it_on_its_upsampled_gate():
     onnx.checker.check_model(rewritten, full_check=True)
     ops = Counter(node.op_type for node in rewritten.graph.node)
     assert ops["GlobalAveragePool"] == 1 and ops["ReduceMean"] == 1  # the head's stays
+    read = {name for node in rewritten.graph.node for name in node.input}
+    assert {init.name for init in rewritten.graph.initializer} <= read
     mul = next(node for node in rewritten.graph.node if node.op_type == "Mul")
     assert mul.output == ["pooled"]
     assert {producer_of(rewritten, name).op_type for name in mul.input} == {"MaxPool",
@@ -155,5 +158,9 @@ def test_an_exported_network_with_gates_is_rewritten_and_matches_pytorch(tmp_pat
     np.testing.assert_allclose(run(proto, x.numpy())[0], expected, rtol=0, atol=1e-4)
 
 
-def test_the_shipped_model_has_its_gates_rewritten():
-    assert rewrite_gates(onnx.load(default_model_path())) == 0
+def test_the_shipped_model_has_its_gates_rewritten_and_no_unused_weights():
+    shipped = onnx.load(default_model_path())
+    read = {name for node in shipped.graph.node for name in node.input}
+    outputs = {output.name for output in shipped.graph.output}  # constant class-map outputs
+    assert {init.name for init in shipped.graph.initializer} <= read | outputs
+    assert rewrite_gates(shipped) == 0

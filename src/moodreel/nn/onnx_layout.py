@@ -69,6 +69,11 @@ def _pool_spatial_means(graph: onnx.GraphProto, shapes: dict[str, list]) -> None
                 and attributes.get("keepdims", 1) == 1:
             graph.node[index].CopyFrom(helper.make_node(
                 "GlobalAveragePool", [node.input[0]], list(node.output), name=node.name))
+    read = {name for node in graph.node for name in node.input} | {
+        output.name for output in graph.output}  # a constant output reads its initializer
+    kept = [init for init in graph.initializer if init.name in read]  # not the axes left
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
 
 
 def _gate_operands(node: onnx.NodeProto, shapes: dict[str, list]) -> tuple[str, str] | None:
