@@ -36,6 +36,7 @@ def rewrite_gates(proto: onnx.ModelProto) -> int:
     gates found, 0 for a graph without any or with them rewritten already."""
     graph = proto.graph
     _pool_spatial_means(graph, _inferred_shapes(proto))
+    _drop_unread_initializers(graph)
     shapes = _inferred_shapes(proto)
     nodes = list(graph.node)
     gates = [node for node in nodes if _gate_operands(node, shapes)]
@@ -69,9 +70,14 @@ def _pool_spatial_means(graph: onnx.GraphProto, shapes: dict[str, list]) -> None
                 and attributes.get("keepdims", 1) == 1:
             graph.node[index].CopyFrom(helper.make_node(
                 "GlobalAveragePool", [node.input[0]], list(node.output), name=node.name))
+
+
+def _drop_unread_initializers(graph: onnx.GraphProto) -> None:
+    """Remove the initializers no node or output reads (the gates' pooling axes), which ONNX
+    Runtime would otherwise warn about at every load."""
     read = {name for node in graph.node for name in node.input} | {
         output.name for output in graph.output}  # a constant output reads its initializer
-    kept = [init for init in graph.initializer if init.name in read]  # not the axes left
+    kept = [init for init in graph.initializer if init.name in read]
     del graph.initializer[:]
     graph.initializer.extend(kept)
 
@@ -93,8 +99,8 @@ def _gate_operands(node: onnx.NodeProto, shapes: dict[str, list]) -> tuple[str, 
 def _multiply_after_max_pool(graph: onnx.GraphProto, nodes: list[onnx.NodeProto],
                              mul: onnx.NodeProto) -> None:
     """``MaxPool(x * g)`` as ``MaxPool(x) * g`` when the pool is the product's only reader
-    and ``g`` cannot be negative. The full-size product is gone (its declared shape with it),
-    the pool's output keeps its name and shape."""
+    and ``g`` cannot be negative. The full-size product is gone (its declared shape with it);
+    the new product takes the pool's output name, whose shape it has."""
     producers = {name: node for node in nodes for name in node.output}
     gates = [name for name in mul.input
              if name in producers and producers[name].op_type in NON_NEGATIVE]
