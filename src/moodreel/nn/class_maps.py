@@ -115,13 +115,22 @@ def _spatial_shape(proto: onnx.ModelProto, name: str) -> tuple[int, int] | None:
     return None
 
 
+def spatial_mean_keeps_dims(node: onnx.NodeProto | None, weights: dict[str, np.ndarray]
+                            ) -> bool | None:
+    """For a ``ReduceMean`` over the two spatial axes of a ``(B, C, h, w)`` tensor (axes 2, 3,
+    or -2, -1 as the exporter writes a gate's pooling): whether it keeps them as ``1 x 1``;
+    None for any other node. Shared with ``moodreel.nn.onnx_layout``."""
+    if node is None or node.op_type != "ReduceMean" or len(node.input) != 2:
+        return None
+    axes = weights.get(node.input[1])
+    if axes is None or sorted(int(axis) % 4 for axis in axes) != [2, 3]:
+        return None
+    return _attributes(node).get("keepdims", 1) == 1
+
+
 def _is_spatial_mean(node: onnx.NodeProto | None, weights: dict[str, np.ndarray]) -> bool:
     """A ``ReduceMean`` over the two spatial axes of a ``(B, C, h, w)`` tensor to ``(B, C)``."""
-    if node is None or node.op_type != "ReduceMean" or len(node.input) != 2:
-        return False
-    axes = weights.get(node.input[1])
-    return (axes is not None and sorted(axes.tolist()) == [2, 3]
-            and _attributes(node).get("keepdims") == 0)
+    return spatial_mean_keeps_dims(node, weights) is False
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, object]:

@@ -27,6 +27,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
+from moodreel.nn.class_maps import spatial_mean_keeps_dims
+
 #: Activations whose output is never negative: a gate made by one commutes with max-pooling.
 NON_NEGATIVE = frozenset({"HardSigmoid", "Sigmoid", "Relu"})
 
@@ -35,9 +37,9 @@ def rewrite_gates(proto: onnx.ModelProto) -> int:
     """Rewrite ``proto``'s channel gates in place (see the module docstring); the number of
     gates found, 0 for a graph without any or with them rewritten already."""
     graph = proto.graph
-    _pool_spatial_means(graph, _inferred_shapes(proto))
+    shapes = _inferred_shapes(proto)  # pooling keeps every shape: one inference serves both
+    _pool_spatial_means(graph, shapes)
     _drop_unread_initializers(graph)
-    shapes = _inferred_shapes(proto)
     nodes = list(graph.node)
     gates = [node for node in nodes if _gate_operands(node, shapes)]
     for mul in gates:
@@ -56,18 +58,13 @@ def rewrite_gates(proto: onnx.ModelProto) -> int:
 
 
 def _pool_spatial_means(graph: onnx.GraphProto, shapes: dict[str, list]) -> None:
-    """Each ``ReduceMean`` of a 4-d tensor over axes 2, 3 (-1, -2 as the exporter writes them)
-    that keeps them as ``GlobalAveragePool``; the head's pooling, which drops them, stays
+    """Each ``ReduceMean`` of a 4-d tensor over its spatial axes that keeps them as
+    ``GlobalAveragePool``; the head's pooling, which drops them, stays
     (``moodreel.nn.class_maps`` reads it)."""
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for index, node in enumerate(graph.node):
-        if (node.op_type != "ReduceMean" or len(node.input) != 2
-                or len(shapes.get(node.input[0]) or []) != 4):
-            continue
-        axes = constants.get(node.input[1])
-        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if axes is not None and sorted(int(axis) % 4 for axis in axes) == [2, 3] \
-                and attributes.get("keepdims", 1) == 1:
+        if (spatial_mean_keeps_dims(node, constants)
+                and len(shapes.get(node.input[0]) or []) == 4):
             graph.node[index].CopyFrom(helper.make_node(
                 "GlobalAveragePool", [node.input[0]], list(node.output), name=node.name))
 
