@@ -39,7 +39,7 @@ def add_class_map_outputs(proto: onnx.ModelProto) -> bool:
     head = producers.get(graph.output[0].name)
     if head is not None and head.op_type == "Gemm":
         found = _linear_head(head, producers, weights)
-    elif _is_spatial_mean(head, weights):
+    elif is_spatial_mean(head, weights, keepdims=False):
         found = _conv_head(proto, producers.get(head.input[0]), weights)
     else:
         found = None
@@ -62,7 +62,7 @@ def _linear_head(head: onnx.NodeProto, producers: dict[str, onnx.NodeProto],
                  weights: dict[str, np.ndarray]) -> tuple[str, np.ndarray, np.ndarray] | None:
     """``Gemm(mean(F), W, b)``: the features, ``W`` as ``(K, C, 1, 1)``, ``b``."""
     pool = producers.get(head.input[0])
-    if not (_is_spatial_mean(pool, weights) and _attributes(head) == {"transB": 1}
+    if not (is_spatial_mean(pool, weights, keepdims=False) and _attributes(head) == {"transB": 1}
             and len(head.input) == 3 and all(name in weights for name in head.input[1:])):
         return None
     kernel = weights[head.input[1]]                                  # (K, C)
@@ -115,22 +115,16 @@ def _spatial_shape(proto: onnx.ModelProto, name: str) -> tuple[int, int] | None:
     return None
 
 
-def spatial_mean_keeps_dims(node: onnx.NodeProto | None, weights: dict[str, np.ndarray]
-                            ) -> bool | None:
-    """For a ``ReduceMean`` over the two spatial axes of a ``(B, C, h, w)`` tensor (axes 2, 3,
-    or -2, -1 as the exporter writes a gate's pooling): whether it keeps them as ``1 x 1``;
-    None for any other node. Shared with ``moodreel.nn.onnx_layout``."""
+def is_spatial_mean(node: onnx.NodeProto | None, weights: dict[str, np.ndarray], *,
+                    keepdims: bool) -> bool:
+    """A ``ReduceMean`` over the two spatial axes of a ``(B, C, h, w)`` tensor (axes 2, 3, or
+    -2, -1 as the exporter writes a gate's pooling) that keeps them as ``1 x 1`` or drops
+    them, as ``keepdims`` says. Shared with ``moodreel.nn.onnx_layout``."""
     if node is None or node.op_type != "ReduceMean" or len(node.input) != 2:
-        return None
+        return False
     axes = weights.get(node.input[1])
-    if axes is None or sorted(int(axis) % 4 for axis in axes) != [2, 3]:
-        return None
-    return _attributes(node).get("keepdims", 1) == 1
-
-
-def _is_spatial_mean(node: onnx.NodeProto | None, weights: dict[str, np.ndarray]) -> bool:
-    """A ``ReduceMean`` over the two spatial axes of a ``(B, C, h, w)`` tensor to ``(B, C)``."""
-    return spatial_mean_keeps_dims(node, weights) is False
+    return (axes is not None and sorted(int(axis) % 4 for axis in axes) == [2, 3]
+            and (_attributes(node).get("keepdims", 1) == 1) == keepdims)
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, object]:

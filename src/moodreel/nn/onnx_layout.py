@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
-from moodreel.nn.class_maps import spatial_mean_keeps_dims
+from moodreel.nn.class_maps import is_spatial_mean
 
 #: Activations whose output is never negative: a gate made by one commutes with max-pooling.
 NON_NEGATIVE = frozenset({"HardSigmoid", "Sigmoid", "Relu"})
@@ -63,7 +63,7 @@ def _pool_spatial_means(graph: onnx.GraphProto, shapes: dict[str, list]) -> None
     (``moodreel.nn.class_maps`` reads it)."""
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for index, node in enumerate(graph.node):
-        if (spatial_mean_keeps_dims(node, constants)
+        if (is_spatial_mean(node, constants, keepdims=True)
                 and len(shapes.get(node.input[0]) or []) == 4):
             graph.node[index].CopyFrom(helper.make_node(
                 "GlobalAveragePool", [node.input[0]], list(node.output), name=node.name))
