@@ -146,6 +146,36 @@ def test_mixup_cutmix_erasing_and_class_weights_train(folder_dataset, tmp_path):
     assert np.isfinite(result.history[0]["train_loss"])
 
 
+def test_late_augment_takes_the_last_epochs_and_best_is_chosen_among_them(
+        folder_dataset, tmp_path, monkeypatch):
+    seen = []
+
+    def spying(model, loader, *args, **kwargs):
+        seen.append((loader.augment.occlude, loader.augment.blur, loader.augment.erasing))
+        return train_one_epoch(model, loader, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", spying)
+    # lr 0: every epoch scores the same, so only the restriction can make epoch 3 the best
+    config = tiny_config(folder_dataset, tmp_path / "run", epochs=3, lr=0.0,
+                         schedule="constant", warmup_epochs=0,
+                         augment=AugmentConfig(erasing=0.25),
+                         late_augment={"occlude": 0.3, "blur": 0.2}, late_augment_epoch=3)
+    result = run_training(config, progress=False)
+    assert seen == [(0.0, 0.0, 0.25), (0.0, 0.0, 0.25), (0.3, 0.2, 0.25)]
+    assert result.best_epoch == 3  # the only epoch that saw the occluders
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == 3
+
+
+@pytest.mark.parametrize(("late", "match"), [
+    ({"late_augment": {"oclude": 0.3}, "late_augment_epoch": 2}, "late_augment: unknown.*oclude"),
+    ({"late_augment": {"occlude": 0.3}}, "late_augment_epoch must be in 2..4"),
+    ({"late_augment": {"occlude": 0.3}, "late_augment_epoch": 5}, "late_augment_epoch"),
+])
+def test_late_augment_refuses_unknown_keys_and_epochs_outside_the_run(late, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig.from_dict({"epochs": 4, **late})
+
+
 def test_config_files_reject_unknown_keys(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("epochs: 3\nlearning_rate: 0.1\n")

@@ -58,6 +58,8 @@ class TrainConfig:
     class_weights: str = "none"             # none | balanced | sqrt
     patience: int = 0                       # early stopping on val accuracy; 0 disables
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    late_augment: dict[str, Any] = field(default_factory=dict)  # augment keys changed from
+    late_augment_epoch: int = 0             # this 1-based epoch on; best.pt is chosen from it on
     teachers: list[str] = field(default_factory=list)  # .pt/.onnx to distil from; [] = off
     distill_weight: float = 0.5             # share of the soft (teacher) term in the loss
     distill_temperature: float = 4.0        # softmax temperature of both sides of that term
@@ -80,7 +82,25 @@ class TrainConfig:
         values = dict(values)
         augment = AugmentConfig(**_checked(AugmentConfig, values.pop("augment", None) or {},
                                            "augment"))
-        return cls(augment=augment, **_checked(cls, values, "config"))
+        config = cls(augment=augment, **_checked(cls, values, "config"))
+        _checked(AugmentConfig, config.late_augment, "late_augment")
+        if config.late_augment and not 1 < config.late_augment_epoch <= config.epochs:
+            raise ValueError(f"late_augment_epoch must be in 2..{config.epochs} (epochs) "
+                             "when late_augment is set")
+        return config
+
+    def augment_at(self, epoch: int) -> AugmentConfig:
+        """The augmentation of the 0-based ``epoch``: ``augment``, with ``late_augment``'s keys
+        from ``late_augment_epoch`` on, so a harder augmentation (occluders, blur) can take the
+        low-learning-rate end of one schedule instead of a second fine-tuning run."""
+        if not self.late_augment or epoch + 1 < self.late_augment_epoch:
+            return self.augment
+        return dataclasses.replace(self.augment, **self.late_augment)
+
+    def selects_from(self, epoch: int) -> bool:
+        """Whether the 0-based ``epoch`` may become ``best.pt``: not before ``late_augment``
+        starts, or a run would ship weights that never saw it."""
+        return not self.late_augment or epoch + 1 >= self.late_augment_epoch
 
     def updated(self, **overrides: Any) -> TrainConfig:
         """A copy with the given non-None fields replaced (``augment.x`` keys allowed)."""

@@ -330,7 +330,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         if distillation.teachers.scores and not config.distill_cache:
             raise TrainError(SCORES_NEED_CACHE)
         if config.distill_cache:
-            if config.augment.mixup or config.augment.cutmix:
+            if any(augment.mixup or augment.cutmix
+                   for augment in (config.augment, config.augment_at(config.epochs - 1))):
                 raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
                                  "with mixup or cutmix")
             started = time.perf_counter()
@@ -375,6 +376,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         started = time.perf_counter()
         torch.manual_seed(config.seed * 1_000_003 + epoch * 101 + context.rank)
         loader.epoch = epoch
+        loader.augment = config.augment_at(epoch)
         stats = train_one_epoch(
             train_model, loader, optimizer, scheduler, num_classes=len(EMOTIONS),
             label_smoothing=config.label_smoothing, class_weights=weights, device=device,
@@ -395,7 +397,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                     "raw_val_acc4": round(raw["accuracy_4"], 5)}
         row["seconds"] = round(time.perf_counter() - started, 2)
         history.append(row)
-        improved = report["accuracy_7"] > best_accuracy
+        improved = config.selects_from(epoch) and report["accuracy_7"] > best_accuracy
         if improved:
             best_accuracy, best_epoch = report["accuracy_7"], epoch + 1
         if context.is_main:
