@@ -176,6 +176,11 @@ def test_late_augment_refuses_unknown_keys_and_epochs_outside_the_run(late, matc
         TrainConfig.from_dict({"epochs": 4, **late})
 
 
+def test_an_empty_late_augment_is_off():
+    config = TrainConfig.from_dict({"epochs": 4, "late_augment": None})
+    assert config.augment_at(3) == config.augment and config.selects_from(0)
+
+
 def test_config_files_reject_unknown_keys(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("epochs: 3\nlearning_rate: 0.1\n")

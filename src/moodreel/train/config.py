@@ -80,6 +80,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         values = dict(values)
+        values["late_augment"] = values.get("late_augment") or {}  # `late_augment:` left empty
         augment = AugmentConfig(**_checked(AugmentConfig, values.pop("augment", None) or {},
                                            "augment"))
         config = cls(augment=augment, **_checked(cls, values, "config"))
