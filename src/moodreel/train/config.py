@@ -94,14 +94,17 @@ class TrainConfig:
         """The augmentation of the 0-based ``epoch``: ``augment``, with ``late_augment``'s keys
         from ``late_augment_epoch`` on, so a harder augmentation (occluders, blur) can take the
         low-learning-rate end of one schedule instead of a second fine-tuning run."""
-        if not self.late_augment or epoch + 1 < self.late_augment_epoch:
+        if not self._is_late(epoch):
             return self.augment
         return dataclasses.replace(self.augment, **self.late_augment)
 
     def selects_from(self, epoch: int) -> bool:
         """Whether the 0-based ``epoch`` may become ``best.pt``: not before ``late_augment``
         starts, or a run would ship weights that never saw it."""
-        return not self.late_augment or epoch + 1 >= self.late_augment_epoch
+        return not self.late_augment or self._is_late(epoch)
+
+    def _is_late(self, epoch: int) -> bool:
+        return bool(self.late_augment) and epoch + 1 >= self.late_augment_epoch
 
     def updated(self, **overrides: Any) -> TrainConfig:
         """A copy with the given non-None fields replaced (``augment.x`` keys allowed)."""
