@@ -192,12 +192,15 @@ def test_config_files_reject_unknown_keys(tmp_path):
 def test_a_preset_extends_its_base(tmp_path):
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "base.yaml").write_text(
-        "epochs: 100\nlr: 0.002\naugment:\n  erasing: 0.25\n  rotate: 10\n")
+        "epochs: 100\nlr: 0.002\naugment:\n  erasing: 0.25\n  rotate: 10\n"
+        "late_augment:\n  occlude: 0.3\n  blur: 0.2\nlate_augment_epoch: 76\n")
     (tmp_path / "variant.yaml").write_text(
-        "base: recipes/base.yaml\nlr: 0.001\naugment:\n  erasing: 0.5\n")
+        "base: recipes/base.yaml\nlr: 0.001\naugment:\n  erasing: 0.5\n"
+        "late_augment:\n  blur: 0.4\n")
     variant = load_config(tmp_path / "variant.yaml")
     assert (variant.epochs, variant.lr) == (100, 0.001)
     assert (variant.augment.erasing, variant.augment.rotate) == (0.5, 10)
+    assert variant.late_augment == {"occlude": 0.3, "blur": 0.4}
     (tmp_path / "loop.yaml").write_text("base: loop2.yaml\n")
     (tmp_path / "loop2.yaml").write_text("base: loop.yaml\n")
     with pytest.raises(ValueError, match="cycle"):

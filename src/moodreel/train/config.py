@@ -140,8 +140,8 @@ def load_config(path: str | Path) -> TrainConfig:
 
 def _preset_values(path: Path, extending: tuple[Path, ...]) -> dict[str, Any]:
     """The settings of the preset at ``path`` over those of its ``base`` (a path relative to
-    the preset's folder), ``augment`` merged key by key; ``extending``: the presets that
-    extend this one, to refuse a cycle."""
+    the preset's folder), ``augment`` and ``late_augment`` merged key by key; ``extending``:
+    the presets that extend this one, to refuse a cycle."""
     if not path.is_file():
         raise ValueError(f"config file not found: {path}")
     values = read_yaml(path) or {}
@@ -155,7 +155,8 @@ def _preset_values(path: Path, extending: tuple[Path, ...]) -> dict[str, Any]:
     if base_path.resolve() in chain:
         raise ValueError(f"{path}: base {base} extends this preset again (a cycle)")
     inherited = _preset_values(base_path, chain)
-    own, theirs = values.get("augment"), inherited.get("augment")
-    if isinstance(own, dict) and isinstance(theirs, dict):
-        values["augment"] = {**theirs, **own}
+    for key in ("augment", "late_augment"):
+        own, theirs = values.get(key), inherited.get(key)
+        if isinstance(own, dict) and isinstance(theirs, dict):
+            values[key] = {**theirs, **own}
     return {**inherited, **values}
