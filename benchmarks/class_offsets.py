@@ -25,7 +25,7 @@ from frames import DEFAULT_DATA
 from moodreel.assets import default_model_path
 from moodreel.data.fer2013 import load_split
 from moodreel.labels import EMOTIONS
-from moodreel.train.evaluate import in_batches
+from moodreel.train.evaluate import logits_of
 from moodreel.vision.classifier import EmotionClassifier
 
 #: Offsets tried for each class, in logits.
@@ -46,9 +46,8 @@ def fit_offsets(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
         for k in range(len(offsets)):
             best_acc, best = accuracy(logits, labels, offsets), offsets[k]
             for value in GRID:
-                trial = offsets.copy()
-                trial[k] = value
-                trial_acc = accuracy(logits, labels, trial)
+                offsets[k] = value
+                trial_acc = accuracy(logits, labels, offsets)
                 if trial_acc > best_acc:
                     best_acc, best = trial_acc, value
             offsets[k] = best
@@ -81,8 +80,7 @@ def main() -> None:
     path = args.model or default_model_path()
     dataset = load_split(args.data, "val")
     classifier = EmotionClassifier(path, threads=1)
-    logits = in_batches(classifier.predict_logits,
-                        classifier.info.preprocessing(dataset.images)).astype(np.float64)
+    logits = logits_of(classifier, dataset.images).astype(np.float64)
     labels = np.asarray(dataset.labels)
 
     print(f"{path.name}: val accuracy {accuracy(logits, labels):.2%} on {len(labels)} faces")

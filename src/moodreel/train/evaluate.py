@@ -11,13 +11,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from moodreel.assets import default_model_path
 from moodreel.data.fer2013 import load_split
 from moodreel.train.metrics import evaluate_scores
+
+if TYPE_CHECKING:
+    from moodreel.vision.classifier import EmotionClassifier
 
 BATCH = 512
 
@@ -26,6 +29,12 @@ def in_batches(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) 
     """``predict`` over ``inputs`` ``BATCH`` at a time, results concatenated: a whole split
     never goes through ONNX Runtime at once."""
     return np.concatenate([predict(inputs[i:i + BATCH]) for i in range(0, len(inputs), BATCH)])
+
+
+def logits_of(classifier: EmotionClassifier, images: np.ndarray) -> np.ndarray:
+    """``classifier``'s logits for raw face images, before its temperature: what calibration
+    and other post-hoc fits start from."""
+    return in_batches(classifier.predict_logits, classifier.info.preprocessing(images))
 
 
 def evaluate_model(data: str | Path, model: str | Path | None = None, *, split: str = "val",
@@ -56,8 +65,7 @@ def calibrate_model(data: str | Path, model: str | Path | None = None, *, split:
         raise ValueError(f"{path}: calibrate an exported ONNX model (moodreel export)")
     dataset = load_split(data, split, on_error="skip" if skip_bad else "raise")
     classifier = EmotionClassifier(path, threads=0)
-    inputs = classifier.info.preprocessing(dataset.images)
-    logits = in_batches(classifier.predict_logits, inputs)
+    logits = logits_of(classifier, dataset.images)
     report = calibration_report(logits, dataset.labels)
     report.update(model=str(path), data=str(data), split=split,
                   previous_temperature=classifier.info.temperature)
