@@ -10,6 +10,7 @@ from torch import nn
 from moodreel.nn.layers import (
     ConvBNAct,
     InvertedResidual,
+    ResidualBlock,
     SeparableConv,
     StridedPointwiseConv,
     XceptionBlock,
@@ -54,6 +55,18 @@ def test_inverted_residual_uses_identity_only_when_shapes_match():
     assert not InvertedResidual(16, 24, stride=1).use_shortcut
     assert not InvertedResidual(16, 16, stride=2).use_shortcut
     assert InvertedResidual(16, 24, stride=2)(torch.randn(2, 16, 8, 8)).shape == (2, 24, 4, 4)
+
+
+def test_residual_block_adds_its_input_or_a_projection_of_it():
+    same = ResidualBlock(16, 16).eval()
+    x = torch.randn(2, 16, 8, 8)
+    assert isinstance(same.shortcut, nn.Identity)
+    torch.testing.assert_close(same(x), torch.relu(same.body(x) + x))
+    down = ResidualBlock(16, 32, stride=2).eval()
+    assert isinstance(down.shortcut, ConvBNAct)
+    out = down(x)
+    assert out.shape == (2, 32, 4, 4) and out.min() >= 0
+    torch.testing.assert_close(out, torch.relu(down.body(x) + down.shortcut(x)))
 
 
 def test_count_macs_of_a_single_conv():

@@ -14,7 +14,7 @@ from moodreel.nn.profile import count_params
 from moodreel.train import trainer
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint
 from moodreel.train.config import AugmentConfig, TrainConfig, load_config
-from moodreel.train.engine import BatchLoader, predict_logits, train_one_epoch
+from moodreel.train.engine import BatchLoader, cpu_has_native_bf16, predict_logits, train_one_epoch
 from moodreel.train.trainer import TrainError, run_training
 from tests.bad_files import assert_refuses_bad_yaml
 from tests.synthetic import make_faces
@@ -271,6 +271,28 @@ def test_bf16_autocast_lowers_the_loss_and_keeps_float32_weights():
     assert seen == {torch.bfloat16}
     assert losses[-1] < losses[0] * 0.8
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize(("flags", "native"), [
+    ("flags\t\t: fpu avx512f avx512bw avx512_vnni", False),
+    ("flags\t\t: fpu avx512f avx512_bf16 amx_tile", True),
+    ("Features\t: fp asimd bf16 i8mm", True),
+    ("processor\t: 0", None),
+])
+def test_native_bf16_is_read_off_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\n{flags}\n")
+    assert cpu_has_native_bf16(cpuinfo) is native
+    assert cpu_has_native_bf16(tmp_path / "missing") is None
+
+
+def test_bf16_on_a_cpu_without_it_warns_that_it_is_slower(folder_dataset, tmp_path,
+                                                          monkeypatch, caplog):
+    monkeypatch.setattr("moodreel.train.trainer.cpu_has_native_bf16", lambda: False)
+    config = tiny_config(folder_dataset, tmp_path / "run", precision="bf16", epochs=1)
+    with caplog.at_level("WARNING", logger="moodreel"):
+        run_training(config, progress=False)
+    assert "without native bfloat16" in caplog.text
 
 
 def test_an_unknown_precision_is_a_clear_error(folder_dataset, tmp_path):

@@ -224,6 +224,28 @@ class InvertedResidual(nn.Module):
         return out + x if self.use_shortcut else out
 
 
+class ResidualBlock(nn.Module):
+    """ResNet's basic block (He et al. 2016): 3x3 conv-BN-ReLU, 3x3 conv-BN, plus the input
+    (or, where the shape changes, a strided 1x1 conv-BN of it), then ReLU.
+
+    Full convolutions rather than separable ones: far over the real-time budget, it builds
+    teachers of another family than the VGG one, whose errors differ from it.
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, stride: int = 1, act: str = "relu") -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvBNAct(in_chans, out_chans, stride, kernel=3, act=act),
+            ConvBNAct(out_chans, out_chans, 1, kernel=3, act=None),
+        )
+        self.shortcut = (nn.Identity() if stride == 1 and in_chans == out_chans
+                         else ConvBNAct(in_chans, out_chans, stride, kernel=1, act=None))
+        self.act = make_activation(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
 class MaxPool(nn.MaxPool2d):
     """Max-pool as a block: keeps the width, reduces resolution by ``stride``."""
 
@@ -239,5 +261,6 @@ BLOCKS: dict[str, type[nn.Module]] = {
     "sepconv": SeparableConvBNAct,
     "xception": XceptionBlock,
     "inverted_residual": InvertedResidual,
+    "residual": ResidualBlock,
     "maxpool": MaxPool,
 }

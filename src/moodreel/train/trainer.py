@@ -53,7 +53,13 @@ from moodreel.train.distributed import (
     synchronize,
 )
 from moodreel.train.ema import weight_average
-from moodreel.train.engine import PRECISIONS, BatchLoader, predict_logits, train_one_epoch
+from moodreel.train.engine import (
+    PRECISIONS,
+    BatchLoader,
+    cpu_has_native_bf16,
+    predict_logits,
+    train_one_epoch,
+)
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
 from moodreel.train.teacher_scores import (
@@ -214,6 +220,9 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
                          "checkpoint's network, init_from starts `model` from its weights")
 
     device = _pick_device(config.device)
+    if config.precision == "bf16" and device.type == "cpu" and cpu_has_native_bf16() is False:
+        log.warning("precision bf16 on a CPU without native bfloat16 (AVX-512 BF16 or AMX): "
+                    "emulated, it makes training slower than fp32 here")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     context = init_distributed(device.type == "cuda")
