@@ -228,8 +228,8 @@ class ResidualBlock(nn.Module):
     """ResNet's basic block (He et al. 2016): 3x3 conv-BN-ReLU, 3x3 conv-BN, plus the input
     (or, where the shape changes, a strided 1x1 conv-BN of it), then ReLU.
 
-    Full convolutions rather than separable ones: far over the real-time budget, it builds
-    teachers of another family than the VGG one, whose errors differ from it.
+    Full convolutions rather than separable ones: far over the real-time budget, it is for
+    teachers of another family than the VGG ones (configs/specs/resnet_teacher.yaml).
     """
 
     def __init__(self, in_chans: int, out_chans: int, stride: int = 1, act: str = "relu") -> None:
