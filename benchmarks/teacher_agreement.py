@@ -25,15 +25,15 @@ from pathlib import Path
 import numpy as np
 from frames import DEFAULT_DATA
 
-from moodreel.data.fer2013 import load_split
-from moodreel.train.teacher_scores import load_scores, training_set_fingerprint
+from moodreel.data.fer2013 import DatasetError, load_split
+from moodreel.train.teacher_scores import ScoresError, load_scores, training_set_fingerprint
 
 
 def targets(path: Path, temperature: float, fingerprint: str) -> np.ndarray:
     """The file's soft targets ``(N, K)``: ``softmax(logits / T)`` averaged over its views."""
     scores = load_scores(path)
     if scores.fingerprint != fingerprint:
-        raise SystemExit(f"{path}: scored on another training set than {DEFAULT_DATA}'s")
+        raise ScoresError(f"{path}: scored on another training set than this one")
     return scores.probabilities(temperature).mean(1).numpy()
 
 
@@ -51,9 +51,12 @@ def main() -> None:
     if len(args.scores) < 2:
         parser.error("give at least two scores files to compare")
 
-    train = load_split(args.data, "train")
-    fingerprint = training_set_fingerprint(train.images, train.labels)
-    files = {path.stem: targets(path, args.temperature, fingerprint) for path in args.scores}
+    try:
+        train = load_split(args.data, "train")
+        fingerprint = training_set_fingerprint(train.images, train.labels)
+        files = {path.stem: targets(path, args.temperature, fingerprint) for path in args.scores}
+    except (DatasetError, ScoresError) as error:
+        parser.exit(1, f"error: {error}\n")
     average = np.mean(list(files.values()), axis=0)
     print(f"{len(train.labels):,} training faces, targets at temperature {args.temperature:g}")
     for name, p in {**files, "average of all": average}.items():
