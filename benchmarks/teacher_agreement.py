@@ -59,11 +59,11 @@ def main() -> None:
         parser.exit(1, f"error: {error}\n")
     average = np.mean(list(files.values()), axis=0)
     print(f"{len(train.labels):,} training faces, targets at temperature {args.temperature:g}")
-    for name, p in {**files, "average of all": average}.items():
-        agree = (p.argmax(1) == train.labels).mean()
-        print(f"{name}: top class = label on {agree:.1%} of the faces"
-              + ("" if name == "average of all"
-                 else f"; {total_variation(p, average):.3f} from the average"))
+    for name, p in files.items():
+        print(f"{name}: top class = label on {(p.argmax(1) == train.labels).mean():.1%} of the "
+              f"faces; {total_variation(p, average):.3f} from the average")
+    print(f"average of all: top class = label on {(average.argmax(1) == train.labels).mean():.1%}"
+          " of the faces")
     for (a, p), (b, q) in itertools.combinations(files.items(), 2):
         print(f"{a} vs {b}: same top class on {(p.argmax(1) == q.argmax(1)).mean():.1%}, "
               f"total variation {total_variation(p, q):.3f}")
