@@ -32,8 +32,7 @@ from moodreel.train.teacher_scores import ScoresError, load_scores, training_set
 def targets(path: Path, temperature: float, fingerprint: str) -> np.ndarray:
     """The file's soft targets ``(N, K)``: ``softmax(logits / T)`` averaged over its views."""
     scores = load_scores(path)
-    if scores.fingerprint != fingerprint:
-        raise ScoresError(f"{path}: scored on another training set than this one")
+    scores.check_scored_on(fingerprint, path)
     return scores.probabilities(temperature).mean(1).numpy()
 
 

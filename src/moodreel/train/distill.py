@@ -140,10 +140,10 @@ class Distillation:
             summed = F.softmax(logits / self.temperature, dim=2).sum(1)
             views += logits.shape[1]
         for path, scores in self.teachers.scores:
-            if scores.fingerprint != fingerprint:
-                raise TeacherError(f"teacher scores {path} were scored on another training "
-                                   f"set ({len(scores.logits)} faces, not this run's): score "
-                                   "this one with moodreel teacher-scores")
+            try:
+                scores.check_scored_on(fingerprint, path)
+            except ScoresError as error:
+                raise TeacherError(str(error)) from None
             rows = scores.probabilities(self.temperature).sum(1).to(device)
             summed = rows if summed is None else summed + rows
             views += scores.logits.shape[1]

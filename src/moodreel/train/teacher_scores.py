@@ -58,6 +58,14 @@ class TeacherScores:
         return torch.softmax(torch.from_numpy(self.logits.astype(np.float32)) / temperature,
                              dim=2)
 
+    def check_scored_on(self, fingerprint: str | None, path: str | Path) -> None:
+        """``ScoresError`` unless these scores (read from ``path``) are rows of the training
+        set whose ``training_set_fingerprint`` is ``fingerprint``."""
+        if self.fingerprint != fingerprint:
+            raise ScoresError(f"teacher scores {path} were scored on another training set "
+                              f"({len(self.logits)} faces, not this one): score this one "
+                              "with moodreel teacher-scores")
+
     def save(self, path: str | Path) -> Path:
         """Write (compressed, all or nothing) to ``path``, which must end in ``.npz``."""
         path = writable_scores_path(path)
