@@ -15,6 +15,7 @@ from moodreel.train import trainer
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint
 from moodreel.train.config import AugmentConfig, TrainConfig, load_config
 from moodreel.train.engine import BatchLoader, cpu_has_native_bf16, predict_logits, train_one_epoch
+from moodreel.train.selection import selection_score
 from moodreel.train.trainer import TrainError, run_training
 from tests.bad_files import assert_refuses_bad_yaml
 from tests.synthetic import make_faces
@@ -174,6 +175,28 @@ def test_late_augment_takes_the_last_epochs_and_best_is_chosen_among_them(
 def test_late_augment_refuses_unknown_keys_and_epochs_outside_the_run(late, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig.from_dict({"epochs": 4, **late})
+
+
+def test_select_on_occluded_keeps_the_epoch_best_on_clean_and_occluded_val_together(
+        folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset, tmp_path / "run", epochs=4, select_on="occluded")
+    result = run_training(config, progress=False)
+    scores = [selection_score(row["val_acc"], [row["occluded_val_acc"]])
+              for row in result.history]
+    assert all(0 <= row["occluded_val_acc"] <= 1 for row in result.history)
+    assert result.best_epoch == int(np.argmax(scores)) + 1
+    assert result.best_accuracy == pytest.approx(result.history[result.best_epoch - 1]["val_acc"],
+                                                 abs=1e-5)  # still the clean accuracy
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["epoch"] == result.best_epoch
+    assert best["best_score"] == pytest.approx(max(scores), abs=1e-5)
+    header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]
+    assert "occluded_val_acc" in header.split(",")
+
+
+def test_select_on_refuses_an_unknown_criterion():
+    with pytest.raises(ValueError, match="select_on must be one of clean, occluded, not 'robust'"):
+        TrainConfig.from_dict({"select_on": "robust"})
 
 
 def test_an_empty_late_augment_is_off():

@@ -14,6 +14,8 @@ from typing import Any
 
 from moodreel.files import read_yaml
 
+SELECT_ON = ("clean", "occluded")  # what picks best.pt: moodreel.train.selection
+
 
 @dataclass
 class AugmentConfig:
@@ -57,6 +59,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weights: str = "none"             # none | balanced | sqrt
     patience: int = 0                       # early stopping on val accuracy; 0 disables
+    select_on: str = "clean"                # clean | occluded: what picks best.pt (selection.py)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     late_augment: dict[str, Any] = field(default_factory=dict)  # augment keys changed from
     late_augment_epoch: int = 0             # this 1-based epoch on; best.pt is chosen from it on
@@ -85,6 +88,9 @@ class TrainConfig:
                                            "augment"))
         config = cls(augment=augment, **_checked(cls, values, "config"))
         _checked(AugmentConfig, config.late_augment, "late_augment")
+        if config.select_on not in SELECT_ON:
+            raise ValueError(f"select_on must be one of {', '.join(SELECT_ON)}, not "
+                             f"{config.select_on!r}")
         if config.late_augment and not 1 < config.late_augment_epoch <= config.epochs:
             raise ValueError(f"late_augment_epoch must be in 2..{config.epochs} (epochs) "
                              "when late_augment is set")

@@ -4,7 +4,8 @@
     moodreel train --config configs/mini_xception.yaml --resume      # continue a stopped run
     torchrun --nproc_per_node=2 -m moodreel.train --data DIR ...     # DistributedDataParallel
 
-Writes to ``config.out``: ``last.pt`` (every epoch), ``best.pt`` (best val accuracy),
+Writes to ``config.out``: ``last.pt`` (every epoch), ``best.pt`` (best val accuracy, or with
+``select_on: occluded`` its balance with accuracy under occluders: ``moodreel.train.selection``),
 ``metrics.csv``, ``learning_curves.png``, ``confusion.png`` and ``summary.json``. Random
 streams derive from (seed, epoch, rank), so a resumed run draws exactly what the
 uninterrupted run would have drawn. With ``ema_decay`` the weight average is what is
@@ -62,6 +63,7 @@ from moodreel.train.engine import (
 )
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
+from moodreel.train.selection import occluded_val_inputs, selection_score
 from moodreel.train.teacher_scores import (
     TeacherScores,
     training_set_fingerprint,
@@ -71,7 +73,7 @@ from moodreel.train.teacher_scores import (
 log = logging.getLogger(__name__)
 
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc4",
-                  "raw_val_acc", "raw_val_acc4", "seconds")
+                  "raw_val_acc", "raw_val_acc4", "occluded_val_acc", "seconds")
 
 
 class TrainError(RuntimeError):
@@ -314,6 +316,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     preprocessing = Preprocessing(config.input_size, config.mean, config.std)
     train_data, val_data = _load_data(config)
     val_inputs = preprocessing(val_data.images)  # the very function serving uses
+    occluded_inputs = (occluded_val_inputs(val_data.images, preprocessing)
+                       if config.select_on == "occluded" else [])
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     # resumed: last.pt holds the network and its weights, so the starting file is not read again
@@ -357,13 +361,14 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         raise TrainError(str(error)) from None
 
     history: list[dict[str, Any]] = []
-    best_accuracy, best_epoch, start_epoch = -1.0, 0, 0
+    best_accuracy, best_score, best_epoch, start_epoch = -1.0, -1.0, 0, 0
     if state is not None:
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history = list(state["history"])
         best_accuracy, best_epoch = state["best_accuracy"], state["best_epoch"]
+        best_score = state.get("best_score", best_accuracy)  # runs from before select_on
         start_epoch = state["epoch"]
         if average is not None and "weight_average" in state:  # else it starts from here
             average.load_state_dict(state["weight_average"])
@@ -404,14 +409,20 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                                     channels_last)
             row |= {"raw_val_acc": round(raw["accuracy_7"], 5),
                     "raw_val_acc4": round(raw["accuracy_4"], 5)}
+        occluded = [evaluate_split(kept, inputs, val_data.labels, context, device,
+                                   channels_last)[1]["accuracy_7"] for inputs in occluded_inputs]
+        if occluded:
+            row["occluded_val_acc"] = round(float(np.mean(occluded)), 5)
         row["seconds"] = round(time.perf_counter() - started, 2)
         history.append(row)
-        improved = config.selects_from(epoch) and report["accuracy_7"] > best_accuracy
+        score = selection_score(report["accuracy_7"], occluded)
+        improved = config.selects_from(epoch) and score > best_score
         if improved:
-            best_accuracy, best_epoch = report["accuracy_7"], epoch + 1
+            best_accuracy, best_score, best_epoch = report["accuracy_7"], score, epoch + 1
         if context.is_main:
             extra = {"train_config": config.to_dict(), "epoch": epoch + 1,
-                     "best_accuracy": best_accuracy, "best_epoch": best_epoch,
+                     "best_accuracy": best_accuracy, "best_score": best_score,
+                     "best_epoch": best_epoch,
                      "history": history, "val_report": report}
             if improved:
                 save_checkpoint(out / "best.pt", model=kept, preprocessing=preprocessing,
@@ -422,6 +433,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                             scheduler=scheduler.state_dict(), **resumable, **extra)
             _write_history(out / "metrics.csv", history)
             raw_note = "" if average is None else f"  raw weights {row['raw_val_acc']:.4f}"
+            raw_note += f"  occluded {row['occluded_val_acc']:.4f}" if occluded else ""
             log.info("epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  "
                      "val_acc4 %.4f%s  %.1fs%s", epoch + 1, config.epochs, stats.loss,
                      stats.accuracy, val_loss, report["accuracy_7"], report["accuracy_4"],
