@@ -58,7 +58,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.01
     label_smoothing: float = 0.0
     class_weights: str = "none"             # none | balanced | sqrt
-    patience: int = 0                       # early stopping on val accuracy; 0 disables
+    patience: int = 0                       # early stopping on what select_on scores; 0 = off
     select_on: str = "clean"                # clean | occluded: what picks best.pt (selection.py)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     late_augment: dict[str, Any] = field(default_factory=dict)  # augment keys changed from

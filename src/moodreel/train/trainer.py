@@ -432,12 +432,12 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                             optimizer=optimizer.state_dict(),
                             scheduler=scheduler.state_dict(), **resumable, **extra)
             _write_history(out / "metrics.csv", history)
-            raw_note = "" if average is None else f"  raw weights {row['raw_val_acc']:.4f}"
-            raw_note += f"  occluded {row['occluded_val_acc']:.4f}" if occluded else ""
+            notes = "" if average is None else f"  raw weights {row['raw_val_acc']:.4f}"
+            notes += f"  occluded {row['occluded_val_acc']:.4f}" if occluded else ""
             log.info("epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  "
                      "val_acc4 %.4f%s  %.1fs%s", epoch + 1, config.epochs, stats.loss,
                      stats.accuracy, val_loss, report["accuracy_7"], report["accuracy_4"],
-                     raw_note, row["seconds"], "  *best*" if improved else "")
+                     notes, row["seconds"], "  *best*" if improved else "")
         if config.patience and epoch + 1 - best_epoch >= config.patience:
             if context.is_main:
                 log.info("early stopping: no val improvement for %d epochs", config.patience)
