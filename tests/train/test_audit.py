@@ -8,15 +8,8 @@ from click.testing import CliRunner
 
 from moodreel.cli import cli
 from moodreel.labels import EMOTIONS
-from moodreel.train.audit import (
-    CONDITIONS,
-    audit_faces,
-    dark_glasses,
-    mirror,
-    mouth_mask,
-    rotate,
-    write_card_section,
-)
+from moodreel.train.audit import audit_faces, write_card_section
+from moodreel.train.perturbations import CONDITIONS, dark_glasses, mirror, mouth_mask, rotate
 from moodreel.vision.classifier import EmotionClassifier
 from tests.synthetic import make_faces
 

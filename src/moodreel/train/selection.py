@@ -5,8 +5,8 @@ Why: a step that trains on occluders and blur (the shipped recipe's step 2) exis
 with glasses, masks and blur, yet judged on clean faces alone it keeps the epoch where those
 had taken hold least: session 33's audits found its best clean epoch its least robust one.
 ``select_on: occluded`` also scores every epoch on val faces given the audit's dark glasses,
-mouth mask and blur (sigma 1) (``moodreel.train.audit``) and keeps the best mean of the clean
-accuracy and theirs.
+mouth mask and blur (sigma 1) (``moodreel.train.perturbations``) and keeps the best mean of
+the clean accuracy and theirs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from moodreel.data.preprocess import Preprocessing
-from moodreel.train.audit import CONDITIONS
+from moodreel.train.perturbations import CONDITIONS
 
 OCCLUDED_CONDITIONS = ("dark glasses", "mouth mask", "blur (sigma 1)")
 
