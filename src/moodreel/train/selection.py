@@ -24,8 +24,8 @@ def occluded_val_inputs(images: np.ndarray, preprocessing: Preprocessing) -> lis
     return [preprocessing(CONDITIONS[name](images)) for name in OCCLUDED_CONDITIONS]
 
 
-def selection_score(clean_accuracy: float, occluded_accuracies: list[float]) -> float:
-    """The clean accuracy, or with occluded accuracies the mean of it and their mean."""
-    if not occluded_accuracies:
+def selection_score(clean_accuracy: float, occluded_accuracy: float | None) -> float:
+    """The clean accuracy, or the mean of it and the mean accuracy under the occluders."""
+    if occluded_accuracy is None:
         return clean_accuracy
-    return (clean_accuracy + float(np.mean(occluded_accuracies))) / 2
+    return (clean_accuracy + occluded_accuracy) / 2

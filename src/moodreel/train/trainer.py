@@ -409,10 +409,12 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                                     channels_last)
             row |= {"raw_val_acc": round(raw["accuracy_7"], 5),
                     "raw_val_acc4": round(raw["accuracy_4"], 5)}
-        occluded = [evaluate_split(kept, inputs, val_data.labels, context, device,
-                                   channels_last)[1]["accuracy_7"] for inputs in occluded_inputs]
-        if occluded:
-            row["occluded_val_acc"] = round(float(np.mean(occluded)), 5)
+        occluded = None  # mean val accuracy under the occluders, with select_on: occluded
+        if occluded_inputs:
+            occluded = float(np.mean([evaluate_split(kept, inputs, val_data.labels, context,
+                                                     device, channels_last)[1]["accuracy_7"]
+                                      for inputs in occluded_inputs]))
+            row["occluded_val_acc"] = round(occluded, 5)
         row["seconds"] = round(time.perf_counter() - started, 2)
         history.append(row)
         score = selection_score(report["accuracy_7"], occluded)
@@ -433,7 +435,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                             scheduler=scheduler.state_dict(), **resumable, **extra)
             _write_history(out / "metrics.csv", history)
             notes = "" if average is None else f"  raw weights {row['raw_val_acc']:.4f}"
-            notes += f"  occluded {row['occluded_val_acc']:.4f}" if occluded else ""
+            notes += "" if occluded is None else f"  occluded {occluded:.4f}"
             log.info("epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  "
                      "val_acc4 %.4f%s  %.1fs%s", epoch + 1, config.epochs, stats.loss,
                      stats.accuracy, val_loss, report["accuracy_7"], report["accuracy_4"],
