@@ -216,8 +216,11 @@ def train(config_path: str | None, resume: bool, no_progress: bool, **options: A
         result = run_training(config, resume=resume, progress=not no_progress,
                               resume_overrides=overrides)
     if result.history:
-        click.echo(f"best val accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}"
-                   f"; checkpoints and plots in {result.out}")
+        kept = (f"best val accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}"
+                if result.select_on == "clean" else
+                f"kept epoch {result.best_epoch}, the best on clean and occluded val together "
+                f"(val accuracy {result.best_accuracy:.2%})")
+        click.echo(f"{kept}; checkpoints and plots in {result.out}")
 
 
 @cli.command("eval")

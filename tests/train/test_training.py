@@ -181,6 +181,7 @@ def test_select_on_occluded_keeps_the_epoch_best_on_clean_and_occluded_val_toget
         folder_dataset, tmp_path):
     config = tiny_config(folder_dataset, tmp_path / "run", epochs=4, select_on="occluded")
     result = run_training(config, progress=False)
+    assert result.select_on == "occluded"  # the CLI's last line says how the epoch was kept
     scores = [selection_score(row["val_acc"], row["occluded_val_acc"])
               for row in result.history]
     assert all(0 <= row["occluded_val_acc"] <= 1 for row in result.history)

@@ -87,6 +87,7 @@ class TrainResult:
     best_epoch: int
     epochs_run: int
     history: list[dict[str, Any]]
+    select_on: str = "clean"  # what chose best_epoch (best_accuracy is its clean accuracy)
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -442,12 +443,13 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                      notes, row["seconds"], "  *best*" if improved else "")
         if config.patience and epoch + 1 - best_epoch >= config.patience:
             if context.is_main:
-                log.info("early stopping: no val improvement for %d epochs", config.patience)
+                log.info("early stopping: no gain on %s val for %d epochs", config.select_on,
+                         config.patience)
             break
 
     if context.is_main and history:
         _finish(out, history, best_accuracy, best_epoch)
-    return TrainResult(out, best_accuracy, best_epoch, len(history), history)
+    return TrainResult(out, best_accuracy, best_epoch, len(history), history, config.select_on)
 
 
 def _finish(out: Path, history: list[dict[str, Any]], best_accuracy: float,
