@@ -184,6 +184,69 @@ def evaluate_split(model: nn.Module, inputs: np.ndarray, labels: np.ndarray,
     return float(totals[0]) / max(report["n"], 1), report
 
 
+@dataclass(frozen=True)
+class _Best:
+    """The epoch kept in ``best.pt`` so far: its clean val accuracy, the score that chose it
+    (``moodreel.train.selection``) and its number; none yet before the first epoch."""
+    accuracy: float = -1.0
+    score: float = -1.0
+    epoch: int = 0
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> _Best:
+        """As a checkpoint records it; runs from before select_on have no score of their own."""
+        return cls(state["best_accuracy"], state.get("best_score", state["best_accuracy"]),
+                   state["best_epoch"])
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        return {"best_accuracy": self.accuracy, "best_score": self.score,
+                "best_epoch": self.epoch}
+
+
+@dataclass
+class _Validation:
+    """The val faces every epoch is judged on: as serving preprocesses them and, with
+    ``select_on: occluded``, under each of the occluders as well."""
+    inputs: np.ndarray
+    labels: np.ndarray
+    occluded: list[np.ndarray]
+    context: DistContext
+    device: torch.device
+    channels_last: bool
+
+    @classmethod
+    def of(cls, val_data: FaceDataset, preprocessing: Preprocessing, select_on: str,
+           context: DistContext, device: torch.device, channels_last: bool) -> _Validation:
+        occluded = (occluded_val_inputs(val_data.images, preprocessing)
+                    if select_on == "occluded" else [])
+        # preprocessing is the very function serving uses
+        return cls(preprocessing(val_data.images), val_data.labels, occluded, context, device,
+                   channels_last)
+
+    def measure(self, kept: nn.Module, raw: nn.Module | None
+                ) -> tuple[float, dict[str, Any], float | None, dict[str, float]]:
+        """The kept weights' val loss, report and mean accuracy under the occluders (None
+        without them), and the epoch's val columns of ``metrics.csv``; ``raw`` is the weights
+        behind an average, whose accuracy is logged beside it."""
+        loss, report = self._evaluate(kept, self.inputs)
+        columns = {"val_loss": round(loss, 5), "val_acc": round(report["accuracy_7"], 5),
+                   "val_acc4": round(report["accuracy_4"], 5)}
+        if raw is not None:
+            _, raw_report = self._evaluate(raw, self.inputs)
+            columns |= {"raw_val_acc": round(raw_report["accuracy_7"], 5),
+                        "raw_val_acc4": round(raw_report["accuracy_4"], 5)}
+        occluded = None
+        if self.occluded:
+            occluded = float(np.mean([self._evaluate(kept, inputs)[1]["accuracy_7"]
+                                      for inputs in self.occluded]))
+            columns["occluded_val_acc"] = round(occluded, 5)
+        return loss, report, occluded, columns
+
+    def _evaluate(self, model: nn.Module, inputs: np.ndarray) -> tuple[float, dict[str, Any]]:
+        return evaluate_split(model, inputs, self.labels, self.context, self.device,
+                              self.channels_last)
+
+
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
     with replaced_on_success(path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
@@ -311,14 +374,40 @@ def _model_from_onnx(path: str, train_faces: np.ndarray) -> tuple[nn.Module, Pre
     return model, info.preprocessing
 
 
+def _distillation(config: TrainConfig, preprocessing: Preprocessing, train_data: FaceDataset,
+                  device: torch.device) -> Distillation | None:
+    """The teachers of ``config``, their soft targets cached up front with ``distill_cache``."""
+    if not config.teachers:
+        return None
+    if not 0 < config.distill_weight <= 1 or config.distill_temperature <= 0:
+        raise TrainError("distill_weight must be in (0, 1] and distill_temperature > 0")
+    distillation = Distillation(Teachers(config.teachers, preprocessing,
+                                         flip=config.distill_flip, device=device),
+                                config.distill_weight, config.distill_temperature)
+    if distillation.teachers.scores and not config.distill_cache:
+        raise TrainError(SCORES_NEED_CACHE)
+    if config.distill_cache:
+        if any(augment.mixup or augment.cutmix
+               for augment in (config.augment, config.augment_at(config.epochs - 1))):
+            raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
+                             "with mixup or cutmix")
+        started = time.perf_counter()
+        faces = (torch.from_numpy(preprocessing(train_data.images))
+                 if distillation.teachers.has_models else None)  # files need no faces
+        distillation.cache(faces, device=device, fingerprint=training_set_fingerprint(
+            train_data.images, train_data.labels))
+        log.info("the teachers' soft targets for %d training faces, in %.0f s",
+                 len(train_data), time.perf_counter() - started)
+    return distillation
+
+
 def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
            device: torch.device, channels_last: bool, progress: bool) -> TrainResult:
     out = Path(config.out)
     preprocessing = Preprocessing(config.input_size, config.mean, config.std)
     train_data, val_data = _load_data(config)
-    val_inputs = preprocessing(val_data.images)  # the very function serving uses
-    occluded_inputs = (occluded_val_inputs(val_data.images, preprocessing)
-                       if config.select_on == "occluded" else [])
+    validation = _Validation.of(val_data, preprocessing, config.select_on, context, device,
+                                channels_last)
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     # resumed: last.pt holds the network and its weights, so the starting file is not read again
@@ -334,43 +423,19 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     scheduler = make_scheduler(optimizer, config, len(loader))
     weights = class_weights(train_data.labels, config.class_weights)
     weights = weights.to(device) if weights is not None else None
-    distillation = None
-    if config.teachers:
-        if not 0 < config.distill_weight <= 1 or config.distill_temperature <= 0:
-            raise TrainError("distill_weight must be in (0, 1] and distill_temperature > 0")
-        distillation = Distillation(Teachers(config.teachers, preprocessing,
-                                             flip=config.distill_flip, device=device),
-                                    config.distill_weight, config.distill_temperature)
-        if distillation.teachers.scores and not config.distill_cache:
-            raise TrainError(SCORES_NEED_CACHE)
-        if config.distill_cache:
-            if any(augment.mixup or augment.cutmix
-                   for augment in (config.augment, config.augment_at(config.epochs - 1))):
-                raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
-                                 "with mixup or cutmix")
-            started = time.perf_counter()
-            faces = (torch.from_numpy(preprocessing(train_data.images))
-                     if distillation.teachers.has_models else None)  # files need no faces
-            distillation.cache(faces, device=device, fingerprint=training_set_fingerprint(
-                                   train_data.images, train_data.labels))
-            log.info("the teachers' soft targets for %d training faces, in %.0f s",
-                     len(train_data),
-                     time.perf_counter() - started)
+    distillation = _distillation(config, preprocessing, train_data, device)
     try:
         average = weight_average(model, config.ema_decay) if config.ema_decay else None
     except ValueError as error:
         raise TrainError(str(error)) from None
 
     history: list[dict[str, Any]] = []
-    best_accuracy, best_score, best_epoch, start_epoch = -1.0, -1.0, 0, 0
+    best, start_epoch = _Best(), 0
     if state is not None:
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        history = list(state["history"])
-        best_accuracy, best_epoch = state["best_accuracy"], state["best_epoch"]
-        best_score = state.get("best_score", best_accuracy)  # runs from before select_on
-        start_epoch = state["epoch"]
+        history, best, start_epoch = list(state["history"]), _Best.of(state), state["epoch"]
         if average is not None and "weight_average" in state:  # else it starts from here
             average.load_state_dict(state["weight_average"])
         if start_epoch >= config.epochs:
@@ -386,7 +451,6 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                  len(train_data),
                  len(loader) * config.batch_size, len(val_data), device, context.world_size)
 
-    epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
         torch.manual_seed(config.seed * 1_000_003 + epoch * 101 + context.rank)
@@ -399,34 +463,19 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
             precision=config.precision, progress=progress,
             desc=f"epoch {epoch + 1}/{config.epochs}")
         kept = model if average is None else average.module  # evaluated, selected, exported
-        val_loss, report = evaluate_split(kept, val_inputs, val_data.labels, context, device,
-                                          channels_last)
+        val_loss, report, occluded, columns = validation.measure(
+            kept, raw=None if average is None else model)
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                "train_loss": round(stats.loss, 5), "train_acc": round(stats.accuracy, 5),
-               "val_loss": round(val_loss, 5), "val_acc": round(report["accuracy_7"], 5),
-               "val_acc4": round(report["accuracy_4"], 5)}
-        if average is not None:
-            _, raw = evaluate_split(model, val_inputs, val_data.labels, context, device,
-                                    channels_last)
-            row |= {"raw_val_acc": round(raw["accuracy_7"], 5),
-                    "raw_val_acc4": round(raw["accuracy_4"], 5)}
-        occluded = None  # mean val accuracy under the occluders, with select_on: occluded
-        if occluded_inputs:
-            occluded = float(np.mean([evaluate_split(kept, inputs, val_data.labels, context,
-                                                     device, channels_last)[1]["accuracy_7"]
-                                      for inputs in occluded_inputs]))
-            row["occluded_val_acc"] = round(occluded, 5)
-        row["seconds"] = round(time.perf_counter() - started, 2)
+               **columns, "seconds": round(time.perf_counter() - started, 2)}
         history.append(row)
         score = selection_score(report["accuracy_7"], occluded)
-        improved = config.selects_from(epoch) and score > best_score
+        improved = config.selects_from(epoch) and score > best.score
         if improved:
-            best_accuracy, best_score, best_epoch = report["accuracy_7"], score, epoch + 1
+            best = _Best(report["accuracy_7"], score, epoch + 1)
         if context.is_main:
             extra = {"train_config": config.to_dict(), "epoch": epoch + 1,
-                     "best_accuracy": best_accuracy, "best_score": best_score,
-                     "best_epoch": best_epoch,
-                     "history": history, "val_report": report}
+                     **best.checkpoint_fields(), "history": history, "val_report": report}
             if improved:
                 save_checkpoint(out / "best.pt", model=kept, preprocessing=preprocessing,
                                 **extra)
@@ -441,15 +490,15 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                      "val_acc4 %.4f%s  %.1fs%s", epoch + 1, config.epochs, stats.loss,
                      stats.accuracy, val_loss, report["accuracy_7"], report["accuracy_4"],
                      notes, row["seconds"], "  *best*" if improved else "")
-        if config.patience and epoch + 1 - best_epoch >= config.patience:
+        if config.patience and epoch + 1 - best.epoch >= config.patience:
             if context.is_main:
                 log.info("early stopping: no gain on %s val for %d epochs", config.select_on,
                          config.patience)
             break
 
     if context.is_main and history:
-        _finish(out, history, best_accuracy, best_epoch)
-    return TrainResult(out, best_accuracy, best_epoch, len(history), history, config.select_on)
+        _finish(out, history, best.accuracy, best.epoch)
+    return TrainResult(out, best.accuracy, best.epoch, len(history), history, config.select_on)
 
 
 def _finish(out: Path, history: list[dict[str, Any]], best_accuracy: float,
