@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -203,6 +203,15 @@ class _Best:
                 "best_epoch": self.epoch}
 
 
+class _Measured(NamedTuple):
+    """One epoch's val passes: the kept weights' loss and report, their mean accuracy under
+    the occluders (None without them) and the epoch's val columns of ``metrics.csv``."""
+    loss: float
+    report: dict[str, Any]
+    occluded: float | None
+    columns: dict[str, float]
+
+
 @dataclass
 class _Validation:
     """The val faces every epoch is judged on: as serving preprocesses them and, with
@@ -223,11 +232,9 @@ class _Validation:
         return cls(preprocessing(val_data.images), val_data.labels, occluded, context, device,
                    channels_last)
 
-    def measure(self, kept: nn.Module, raw: nn.Module | None
-                ) -> tuple[float, dict[str, Any], float | None, dict[str, float]]:
-        """The kept weights' val loss, report and mean accuracy under the occluders (None
-        without them), and the epoch's val columns of ``metrics.csv``; ``raw`` is the weights
-        behind an average, whose accuracy is logged beside it."""
+    def measure(self, kept: nn.Module, raw: nn.Module | None) -> _Measured:
+        """``kept`` on every val pass; ``raw`` is the weights behind an average, whose
+        accuracy is logged beside it."""
         loss, report = self._evaluate(kept, self.inputs)
         columns = {"val_loss": round(loss, 5), "val_acc": round(report["accuracy_7"], 5),
                    "val_acc4": round(report["accuracy_4"], 5)}
@@ -240,7 +247,7 @@ class _Validation:
             occluded = float(np.mean([self._evaluate(kept, inputs)[1]["accuracy_7"]
                                       for inputs in self.occluded]))
             columns["occluded_val_acc"] = round(occluded, 5)
-        return loss, report, occluded, columns
+        return _Measured(loss, report, occluded, columns)
 
     def _evaluate(self, model: nn.Module, inputs: np.ndarray) -> tuple[float, dict[str, Any]]:
         return evaluate_split(model, inputs, self.labels, self.context, self.device,
