@@ -24,6 +24,7 @@ from moodreel.nn.onnx_export import write_onnx
 from moodreel.nn.profile import count_macs, count_params
 from moodreel.nn.registry import MODEL_CONFIG_KEYS
 from moodreel.train.checkpoint import model_from_checkpoint
+from moodreel.train.lineage import VAL_KEYS, training_record
 from moodreel.vision.model_info import ModelInfo
 
 
@@ -42,6 +43,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     trained = trained.float().eval()
     model = trained.deployed()
     report = state.get("val_report") or {}
+    training = training_record(state, checkpoint)
     info = ModelInfo(
         labels=tuple(state["labels"]),
         preprocessing=preprocessing,
@@ -50,23 +52,24 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
         extra={
             "model_config": {k: model.config[k] for k in MODEL_CONFIG_KEYS},
             "epoch": state.get("epoch"),
-            "val_accuracy_7": report.get("accuracy_7"),
-            "val_accuracy_4": report.get("accuracy_4"),
+            **{f"val_{key}": report.get(key) for key in VAL_KEYS},
+            "training": training,  # so that a run starting from this file can say its history
         },
     )
     out = Path(out)
     write_onnx(model, info, out)
     diff = parity(trained, out, preprocessing.size, batch_sizes)  # folding included
-    write_card(out.with_suffix(".json"), info, state, macs=count_macs(model, preprocessing.size),
-               parity_max_abs_diff=diff,
+    write_card(out.with_suffix(".json"), info, state, training,
+               macs=count_macs(model, preprocessing.size), parity_max_abs_diff=diff,
                outputs=[output.name for output in onnx.load_model(out).graph.output])
     return ExportReport(out, diff, batch_sizes, out.stat().st_size)
 
 
-def write_card(path: Path, info: ModelInfo, state: dict[str, Any], **facts: Any) -> None:
-    """Machine-readable model card beside the ONNX file, from what the checkpoint knows."""
+def write_card(path: Path, info: ModelInfo, state: dict[str, Any], training: dict[str, Any],
+               **facts: Any) -> None:
+    """Machine-readable model card beside the ONNX file, from what the checkpoint knows and
+    its ``training`` record (``moodreel.train.lineage``)."""
     report = state.get("val_report") or {}
-    history = state.get("history") or []
     card = {
         "model": info.name,
         "params": info.params,
@@ -75,10 +78,8 @@ def write_card(path: Path, info: ModelInfo, state: dict[str, Any], **facts: Any)
         "normalisation": {"scale": "1/255", "mean": info.preprocessing.mean,
                           "std": info.preprocessing.std},
         "model_config": info.extra["model_config"],
-        "training": {"checkpoint_epoch": state.get("epoch"),
-                     "wall_seconds": round(sum(row["seconds"] for row in history), 1),
-                     "config": state.get("train_config")},
-        "val": {key: report.get(key) for key in ("n", "accuracy_7", "accuracy_4", "macro_f1_7")}
+        "training": training,
+        "val": {key: report.get(key) for key in ("n", *VAL_KEYS)}
         | {"per_class_recall": {name: row["recall"]
                                 for name, row in (report.get("per_class") or {}).items()}},
         **facts,

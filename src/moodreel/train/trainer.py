@@ -61,6 +61,7 @@ from moodreel.train.engine import (
     predict_logits,
     train_one_epoch,
 )
+from moodreel.train.lineage import describe_start
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
 from moodreel.train.selection import occluded_val_inputs, selection_score
@@ -438,6 +439,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
 
     history: list[dict[str, Any]] = []
     best, start_epoch = _Best(), 0
+    started_from = describe_start(config.to_dict()) if state is None else state.get(
+        "started_from")
     if state is not None:
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
@@ -482,7 +485,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
             best = _Best(report["accuracy_7"], score, epoch + 1)
         if context.is_main:
             extra = {"train_config": config.to_dict(), "epoch": epoch + 1,
-                     **best.checkpoint_fields(), "history": history, "val_report": report}
+                     **best.checkpoint_fields(), "history": history, "val_report": report,
+                     "started_from": started_from}
             if improved:
                 save_checkpoint(out / "best.pt", model=kept, preprocessing=preprocessing,
                                 **extra)
