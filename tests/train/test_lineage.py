@@ -6,9 +6,11 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from moodreel.nn.onnx_export import write_metadata
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from moodreel.train.engine import device_description
 from moodreel.train.export import export_onnx
 from moodreel.train.lineage import describe_start
 from moodreel.train.trainer import run_training
@@ -102,3 +104,27 @@ def test_a_start_that_is_gone_or_unreadable_is_said_so(chain, tmp_path):
                     **{k: v for k, v in state.items() if k not in saved_by_save_checkpoint})
     card = card_of(export_onnx(tmp_path / "legacy.pt", tmp_path / "legacy.onnx").path)
     assert card["training"]["started_from"]["training"]["checkpoint_epoch"] == a.best_epoch
+
+
+def test_each_start_and_resume_records_the_machine_it_ran_on(folder_dataset, tmp_path,
+                                                             monkeypatch):
+    first = run_training(tiny_config(folder_dataset, tmp_path / "run", epochs=1),
+                         progress=False)
+    monkeypatch.setattr("moodreel.train.trainer.device_description",
+                        lambda device, precision, processes: f"another machine, {precision}")
+    run_training(tiny_config(folder_dataset, tmp_path / "run"), resume=True,
+                 resume_overrides={"epochs": 2}, progress=False)
+    devices = load_checkpoint(first.out / "last.pt")["devices"]
+    assert devices[1] == {"from_epoch": 2, "device": "another machine, fp32"}
+    assert devices[0]["from_epoch"] == 1
+    assert devices[0]["device"].endswith(", 1 thread, fp32")  # tiny_config: threads 1
+
+
+def test_a_cpu_is_named_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel\t\t: 1\nmodel name\t: Test CPU 9000\n")
+    threads = torch.get_num_threads()
+    assert device_description(torch.device("cpu"), "bf16", cpuinfo=cpuinfo).startswith(
+        f"Test CPU 9000, {threads} thread")
+    assert device_description(torch.device("cpu"), "fp32", cpuinfo=tmp_path / "none"
+                              ).startswith("a CPU, ")

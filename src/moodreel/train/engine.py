@@ -174,6 +174,24 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
     return bool(NATIVE_BF16_FLAGS.intersection(features[0]))
 
 
+def device_description(device: torch.device, precision: str, processes: int = 1,
+                       cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """What a run trains on, for its record: the GPU's name, or the CPU's model and the
+    threads torch uses, then the precision, e.g. ``"AMD EPYC, 2 threads, fp32"``."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"{processes} x {name}, {precision}" if processes > 1 else f"{name}, {precision}"
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        lines = []
+    models = [line.partition(":")[2].strip() for line in lines
+              if line.startswith(("model name", "Model"))]
+    cpu = models[0] if models and models[0] else "a CPU"
+    threads = torch.get_num_threads()
+    return f"{cpu}, {threads} thread{'s' if threads > 1 else ''}, {precision}"
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, inputs: np.ndarray, *, batch_size: int = 256,
                    device: torch.device | None = None, channels_last: bool = False,

@@ -20,16 +20,18 @@ VAL_KEYS = ("accuracy_7", "accuracy_4", "macro_f1_7")
 
 def training_record(state: dict[str, Any], checkpoint: str | Path | None = None
                     ) -> dict[str, Any]:
-    """A checkpoint's run: the epoch kept, the epochs run and their wall time, its config and
-    what it started from. A best checkpoint's history stops at the epoch it kept; the run's
-    whole length comes from ``summary.json`` beside ``checkpoint`` when that names the same
-    epoch (written when the run ended)."""
+    """A checkpoint's run: the epoch kept, the epochs run and their wall time, the devices,
+    its config and what it started from. A best checkpoint's history stops at the epoch it
+    kept; the run's whole length comes from ``summary.json`` beside ``checkpoint`` when that
+    names the same epoch (written when the run ended)."""
     history = state.get("history") or []
     record = {"checkpoint_epoch": state.get("epoch"), "epochs_run": len(history),
               "wall_seconds": round(sum(row["seconds"] for row in history), 1)}
     summary = _summary_beside(checkpoint)
     if summary is not None and summary.get("best_epoch") == state.get("epoch"):
         record |= {"epochs_run": summary["epochs_run"], "wall_seconds": summary["seconds"]}
+    if "devices" in state:  # each start and resume: the epoch it began at and the machine
+        record["devices"] = state["devices"]
     record["config"] = state.get("train_config")
     start = state.get("started_from")
     if start is None:  # a checkpoint written before runs recorded their start

@@ -58,6 +58,7 @@ from moodreel.train.engine import (
     PRECISIONS,
     BatchLoader,
     cpu_has_native_bf16,
+    device_description,
     predict_logits,
     train_one_epoch,
 )
@@ -441,6 +442,11 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     best, start_epoch = _Best(), 0
     started_from = describe_start(config.to_dict()) if state is None else state.get(
         "started_from")
+    devices = [] if state is None else list(state.get("devices", []))
+    if state is None or state["epoch"] < config.epochs:
+        devices.append({"from_epoch": 1 if state is None else state["epoch"] + 1,
+                        "device": device_description(device, config.precision,
+                                                     context.world_size)})
     if state is not None:
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
@@ -486,7 +492,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         if context.is_main:
             extra = {"train_config": config.to_dict(), "epoch": epoch + 1,
                      **best.checkpoint_fields(), "history": history, "val_report": report,
-                     "started_from": started_from}
+                     "started_from": started_from, "devices": devices}
             if improved:
                 save_checkpoint(out / "best.pt", model=kept, preprocessing=preprocessing,
                                 **extra)
