@@ -410,6 +410,21 @@ def _distillation(config: TrainConfig, preprocessing: Preprocessing, train_data:
     return distillation
 
 
+def _provenance(config: TrainConfig, state: dict[str, Any] | None, device: torch.device,
+                processes: int) -> dict[str, Any]:
+    """The checkpoint fields that say what this run started from (read once, at its start,
+    as ``moodreel.train.lineage`` describes it) and the machine of each start and resume."""
+    if state is None:
+        return {"started_from": describe_start(config.to_dict()),
+                "devices": [{"from_epoch": 1, "device": device_description(
+                    device, config.precision, processes)}]}
+    devices = list(state.get("devices", []))
+    if state["epoch"] < config.epochs:
+        devices.append({"from_epoch": state["epoch"] + 1,
+                        "device": device_description(device, config.precision, processes)})
+    return {"started_from": state.get("started_from"), "devices": devices}
+
+
 def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
            device: torch.device, channels_last: bool, progress: bool) -> TrainResult:
     out = Path(config.out)
@@ -440,13 +455,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
 
     history: list[dict[str, Any]] = []
     best, start_epoch = _Best(), 0
-    started_from = describe_start(config.to_dict()) if state is None else state.get(
-        "started_from")
-    devices = [] if state is None else list(state.get("devices", []))
-    if state is None or state["epoch"] < config.epochs:
-        devices.append({"from_epoch": 1 if state is None else state["epoch"] + 1,
-                        "device": device_description(device, config.precision,
-                                                     context.world_size)})
+    provenance = _provenance(config, state, device, context.world_size)
     if state is not None:
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
@@ -492,7 +501,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
         if context.is_main:
             extra = {"train_config": config.to_dict(), "epoch": epoch + 1,
                      **best.checkpoint_fields(), "history": history, "val_report": report,
-                     "started_from": started_from, "devices": devices}
+                     **provenance}
             if improved:
                 save_checkpoint(out / "best.pt", model=kept, preprocessing=preprocessing,
                                 **extra)
