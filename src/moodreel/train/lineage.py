@@ -27,7 +27,8 @@ def training_record(state: dict[str, Any], checkpoint: str | Path | None = None
     history = state.get("history") or []
     record = {"checkpoint_epoch": state.get("epoch"), "epochs_run": len(history),
               "wall_seconds": round(sum(row["seconds"] for row in history), 1)}
-    summary = _summary_beside(checkpoint)
+    summary = None if checkpoint is None else _read_json(
+        Path(checkpoint).with_name("summary.json"))
     if summary is not None and summary.get("best_epoch") == state.get("epoch"):
         record |= {"epochs_run": summary["epochs_run"], "wall_seconds": summary["seconds"]}
     if "devices" in state:  # each start and resume: the epoch it began at and the machine
@@ -78,7 +79,7 @@ def _onnx_lineage(path: Path) -> dict[str, Any]:
         return {"unreadable": str(error)}
     if "training" in metadata:
         return {"val": _val_from_metadata(metadata), "training": metadata["training"]}
-    card = _json_beside(path)
+    card = _read_json(path.with_suffix(".json"))
     if card is not None and "training" in card:
         return {"val": {key: card.get("val", {}).get(key) for key in VAL_KEYS},
                 "training": card["training"]}
@@ -87,14 +88,6 @@ def _onnx_lineage(path: Path) -> dict[str, Any]:
 
 def _val_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return {key: metadata.get(f"val_{key}") for key in VAL_KEYS if f"val_{key}" in metadata}
-
-
-def _summary_beside(checkpoint: str | Path | None) -> dict[str, Any] | None:
-    return None if checkpoint is None else _read_json(Path(checkpoint).with_name("summary.json"))
-
-
-def _json_beside(path: Path) -> dict[str, Any] | None:
-    return _read_json(path.with_suffix(".json"))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -415,14 +415,14 @@ def _provenance(config: TrainConfig, state: dict[str, Any] | None, device: torch
     """The checkpoint fields that say what this run started from (read once, at its start,
     as ``moodreel.train.lineage`` describes it) and the machine of each start and resume."""
     if state is None:
-        return {"started_from": describe_start(config.to_dict()),
-                "devices": [{"from_epoch": 1, "device": device_description(
-                    device, config.precision, processes)}]}
-    devices = list(state.get("devices", []))
-    if state["epoch"] < config.epochs:
-        devices.append({"from_epoch": state["epoch"] + 1,
+        started_from, devices, first = describe_start(config.to_dict()), [], 1
+    else:
+        started_from, devices = state.get("started_from"), list(state.get("devices", []))
+        first = state["epoch"] + 1
+    if first <= config.epochs:
+        devices.append({"from_epoch": first,
                         "device": device_description(device, config.precision, processes)})
-    return {"started_from": state.get("started_from"), "devices": devices}
+    return {"started_from": started_from, "devices": devices}
 
 
 def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
