@@ -455,7 +455,8 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
 
     history: list[dict[str, Any]] = []
     best, start_epoch = _Best(), 0
-    provenance = _provenance(config, state, device, context.world_size)
+    # only the main process writes checkpoints: the others need not read the start again
+    provenance = _provenance(config, state, device, context.world_size) if context.is_main else {}
     if state is not None:
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
