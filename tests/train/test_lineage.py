@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
@@ -12,8 +13,8 @@ from moodreel.nn.onnx_export import write_metadata
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.engine import device_description
 from moodreel.train.export import export_onnx
-from moodreel.train.lineage import describe_start
-from moodreel.train.trainer import run_training
+from moodreel.train.lineage import describe_model, describe_start, describe_teachers
+from moodreel.train.trainer import run_training, score_teachers
 from moodreel.vision.classifier import EmotionClassifier
 from tests.train.test_training import tiny_config
 
@@ -128,3 +129,45 @@ def test_a_cpu_is_named_from_cpuinfo(tmp_path):
         f"Test CPU 9000, {threads} thread")
     assert device_description(torch.device("cpu"), "fp32", cpuinfo=tmp_path / "none"
                               ).startswith("a CPU, ")
+
+
+def test_a_run_records_its_teachers_and_a_scores_file_the_models_that_scored_it(
+        chain, folder_dataset, tmp_path):
+    a, _, _ = chain
+    teacher = str(a.out / "best.pt")
+    live = run_training(tiny_config(folder_dataset, tmp_path / "live", epochs=1,
+                                    teachers=[teacher]), progress=False)
+    scores = score_teachers([teacher], str(folder_dataset), tmp_path / "scores.npz", flip=True)
+    shutil.rmtree(a.out)  # a teacher's weights are seldom kept: the records must tell
+    cached = run_training(tiny_config(folder_dataset, tmp_path / "cached", epochs=1,
+                                      teachers=[str(tmp_path / "scores.npz")],
+                                      distill_flip=True, distill_cache=True), progress=False)
+
+    described = card_of(export_onnx(live.out / "best.pt", tmp_path / "live.onnx").path)[
+        "training"]["teachers"]
+    assert [t["file"] for t in described] == [teacher]
+    assert described[0]["val"]["accuracy_7"] == pytest.approx(a.best_accuracy)
+    assert described[0]["training"]["epochs_run"] == 2
+    assert [dict(t) for t in scores.described] == described  # kept in the file as well
+    by_file = card_of(export_onnx(cached.out / "best.pt", tmp_path / "cached.onnx").path)[
+        "training"]["teachers"]
+    assert by_file == [{"file": str(tmp_path / "scores.npz"), "faces": len(scores.logits),
+                        "flip": True, "teachers": described}]
+
+
+def test_an_older_scores_file_is_described_by_the_json_beside_it(chain, folder_dataset,
+                                                                  tmp_path):
+    a, _, _ = chain
+    scores = score_teachers([str(a.out / "best.pt")], str(folder_dataset),
+                            tmp_path / "new.npz")
+    older = replace(scores, described=())  # as scored before the files kept descriptions
+    path = older.save(tmp_path / "older.npz")
+    assert describe_model(path)["teachers"] == [{"file": "best.pt"}]
+    beside = [{"file": "runs/teacher/best.pt", "val": {"accuracy_7": 0.68}}]
+    path.with_suffix(".json").write_text(json.dumps({"teachers": beside}))
+    assert describe_model(path)["teachers"] == beside
+    (tmp_path / "junk.npz").write_bytes(b"not scores")
+    assert "unreadable" in describe_model(tmp_path / "junk.npz")
+    assert describe_teachers({"teachers": [str(tmp_path / "gone.npz")]}) == [
+        {"file": str(tmp_path / "gone.npz"), "found": False}]
+    assert describe_teachers({"teachers": []}) is None

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from moodreel.data.preprocess import Preprocessing
 from moodreel.labels import EMOTIONS
+from moodreel.train.lineage import describe_model
 from moodreel.train.teacher_scores import (
     SCORES_SUFFIX,
     ScoresError,
@@ -179,7 +180,9 @@ def score_training_set(teachers: Teachers, images: np.ndarray, labels: np.ndarra
     return TeacherScores(logits=logits.numpy().astype(np.float16),
                          fingerprint=training_set_fingerprint(images, labels),
                          preprocessing=teachers.preprocessing, flip=teachers.flip,
-                         teachers=tuple(path.name for path in teachers.paths))
+                         teachers=tuple(path.name for path in teachers.paths),
+                         described=tuple({"file": str(path)} | describe_model(path)
+                                         for path in teachers.paths))
 
 
 def model_paths(paths: Sequence[str | Path]) -> list[Path]:

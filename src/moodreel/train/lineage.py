@@ -6,6 +6,9 @@ A shipped model is the last of several runs, each fine-tuning the model before i
 first epoch, and keeps that in every checkpoint: later the start may be overwritten by another
 run or gone with the session's machine. Export copies the chain into the card and into the
 ONNX metadata, so an exported file that starts another run passes its own history on.
+
+Teachers are described the same way, and a file of a teacher's scores (``.npz``) carries the
+descriptions of the models that scored it, since those models' weights are seldom kept.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ VAL_KEYS = ("accuracy_7", "accuracy_4", "macro_f1_7")
 def training_record(state: dict[str, Any], checkpoint: str | Path | None = None
                     ) -> dict[str, Any]:
     """A checkpoint's run: the epoch kept, the epochs run and their wall time, the devices,
-    its config and what it started from. A best checkpoint's history stops at the epoch it
-    kept; the run's whole length comes from ``summary.json`` beside ``checkpoint`` when that
-    names the same epoch (written when the run ended)."""
+    its config, what it started from and its teachers. A best checkpoint's history stops at
+    the epoch it kept; the run's whole length comes from ``summary.json`` beside
+    ``checkpoint`` when that names the same epoch (written when the run ended)."""
     history = state.get("history") or []
     record = {"checkpoint_epoch": state.get("epoch"), "epochs_run": len(history),
               "wall_seconds": round(sum(row["seconds"] for row in history), 1)}
@@ -34,11 +37,14 @@ def training_record(state: dict[str, Any], checkpoint: str | Path | None = None
     if "devices" in state:  # each start and resume: the epoch it began at and the machine
         record["devices"] = state["devices"]
     record["config"] = state.get("train_config")
-    start = state.get("started_from")
-    if start is None:  # a checkpoint written before runs recorded their start
-        start = describe_start(state.get("train_config") or {})
+    config = record["config"] or {}
+    # checkpoints written before runs recorded these are described now, as far as possible
+    start = state.get("started_from") or describe_start(config)
     if start is not None:
         record["started_from"] = start
+    teachers = state.get("teachers") or describe_teachers(config)
+    if teachers:
+        record["teachers"] = teachers
     return record
 
 
@@ -48,22 +54,36 @@ def describe_start(config: dict[str, Any]) -> dict[str, Any] | None:
     source = config.get("finetune") or config.get("init_from")
     if not source:
         return None
-    path = Path(source)
-    record: dict[str, Any] = {"file": str(source),
-                              "as": "finetune" if config.get("finetune") else "init_from"}
+    return ({"file": str(source), "as": "finetune" if config.get("finetune") else "init_from"}
+            | describe_model(source))
+
+
+def describe_teachers(config: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The teachers of a run of ``config``, each as a record, or None for a run without."""
+    return [{"file": str(path)} | describe_model(path)
+            for path in config.get("teachers") or []] or None
+
+
+def describe_model(path: str | Path) -> dict[str, Any]:
+    """A file a run learns from (a checkpoint, an ONNX model or a teacher's scores): its val
+    figures and training record, as far as the file tells; ``found: False`` when it is gone,
+    ``unreadable`` with the reason when it is not such a file."""
+    path = Path(path)
     if not path.is_file():
-        return record | {"found": False}
+        return {"found": False}
     if path.suffix == ".onnx":
-        return record | _onnx_lineage(path)
+        return _onnx_lineage(path)
+    if path.suffix == ".npz":
+        return _scores_lineage(path)
     from moodreel.train.checkpoint import CheckpointError, load_checkpoint  # imports torch
 
     try:
         state = load_checkpoint(path)
     except CheckpointError as error:
-        return record | {"unreadable": str(error)}
+        return {"unreadable": str(error)}
     report = state.get("val_report") or {}
-    return record | {"val": {key: report.get(key) for key in VAL_KEYS},
-                     "training": training_record(state, path)}
+    return {"val": {key: report.get(key) for key in VAL_KEYS},
+            "training": training_record(state, path)}
 
 
 def _onnx_lineage(path: Path) -> dict[str, Any]:
@@ -84,6 +104,21 @@ def _onnx_lineage(path: Path) -> dict[str, Any]:
         return {"val": {key: card.get("val", {}).get(key) for key in VAL_KEYS},
                 "training": card["training"]}
     return {"val": _val_from_metadata(metadata)}
+
+
+def _scores_lineage(path: Path) -> dict[str, Any]:
+    """A teacher scores file's faces and views, and the models that scored it: as recorded in
+    it (files scored since they were), else as the JSON beside it (``<name>.json``) tells,
+    else by their file names alone."""
+    from moodreel.train.teacher_scores import ScoresError, load_scores  # imports torch
+
+    try:
+        scores = load_scores(path)
+    except ScoresError as error:
+        return {"unreadable": str(error)}
+    teachers = list(scores.described) or (_read_json(path.with_suffix(".json")) or {}).get(
+        "teachers") or [{"file": name} for name in scores.teachers]
+    return {"faces": len(scores.logits), "flip": scores.flip, "teachers": teachers}
 
 
 def _val_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,6 +53,8 @@ class TeacherScores:
     preprocessing: Preprocessing
     flip: bool
     teachers: tuple[str, ...]   # the files that scored, for the record
+    #: those files as ``moodreel.train.lineage`` describes them (val figures, training record)
+    described: tuple[dict[str, Any], ...] = ()
 
     def probabilities(self, temperature: float) -> torch.Tensor:
         """``softmax(logits / temperature)`` per view, ``(N, V, K)`` float32."""
@@ -71,7 +74,7 @@ class TeacherScores:
         path = writable_scores_path(path)
         meta = {"format": FORMAT, "fingerprint": self.fingerprint, "flip": self.flip,
                 "teachers": list(self.teachers), "labels": list(EMOTIONS),
-                "preprocessing": self.preprocessing.to_dict()}
+                "preprocessing": self.preprocessing.to_dict(), "described": list(self.described)}
         with replaced_on_success(path) as temporary, temporary.open("wb") as out:
             np.savez_compressed(out, logits=self.logits.astype(np.float16),
                                 meta=np.array(json.dumps(meta)))
@@ -110,4 +113,5 @@ def load_scores(path: str | Path) -> TeacherScores:
                           f"{list(EMOTIONS)}")
     return TeacherScores(logits=logits, fingerprint=meta["fingerprint"],
                          preprocessing=Preprocessing.from_dict(meta["preprocessing"]),
-                         flip=bool(meta["flip"]), teachers=tuple(meta["teachers"]))
+                         flip=bool(meta["flip"]), teachers=tuple(meta["teachers"]),
+                         described=tuple(meta.get("described", ())))

@@ -62,7 +62,7 @@ from moodreel.train.engine import (
     predict_logits,
     train_one_epoch,
 )
-from moodreel.train.lineage import describe_start
+from moodreel.train.lineage import describe_start, describe_teachers
 from moodreel.train.metrics import confusions, report_from_confusions
 from moodreel.train.plots import plot_confusion, plot_learning_curves
 from moodreel.train.selection import occluded_val_inputs, selection_score
@@ -412,17 +412,20 @@ def _distillation(config: TrainConfig, preprocessing: Preprocessing, train_data:
 
 def _provenance(config: TrainConfig, state: dict[str, Any] | None, device: torch.device,
                 processes: int) -> dict[str, Any]:
-    """The checkpoint fields that say what this run started from (read once, at its start,
-    as ``moodreel.train.lineage`` describes it) and the machine of each start and resume."""
+    """The checkpoint fields that say what this run started from and learnt from (read
+    once, at its start, as ``moodreel.train.lineage`` describes them) and the machine of each
+    start and resume."""
     if state is None:
-        started_from, devices, first = describe_start(config.to_dict()), [], 1
+        recorded = {"started_from": describe_start(config.to_dict()),
+                    "teachers": describe_teachers(config.to_dict())}
+        devices, first = [], 1
     else:
-        started_from, devices = state.get("started_from"), list(state.get("devices", []))
-        first = state["epoch"] + 1
+        recorded = {key: state.get(key) for key in ("started_from", "teachers")}
+        devices, first = list(state.get("devices", [])), state["epoch"] + 1
     if first <= config.epochs:
         devices.append({"from_epoch": first,
                         "device": device_description(device, config.precision, processes)})
-    return {"started_from": started_from, "devices": devices}
+    return recorded | {"devices": devices}
 
 
 def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistContext,
