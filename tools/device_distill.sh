@@ -18,7 +18,15 @@
 # back), TEACHER_EPOCHS (the config's), STUDENT_EPOCHS (100), ROBUST_EPOCHS (12), STEPS (0 =
 # whole epochs; a small number makes a smoke test, as tests/train does on a CPU), DEVICE
 # (cuda), DATA (unpack .device/fer2013.npz there unless it holds train/ already), KEEP_EVERY
-# (30: seconds between two copies of a running student stage).
+# (30: seconds between two copies of a running student stage), TEACHER_SECONDS,
+# STUDENT_SECONDS and ROBUST_SECONDS (each stage's `--time-limit`, e.g. 420 or 7m: the stage
+# fits its cosine schedule into that time after its first epoch, so a call cut at the device
+# tool's limit has an annealed teacher and its scores rather than nothing).
+# A drawn task now has 15 minutes of device time in all and 10 a call, the machine's start
+# included, so the plan for one call is the wider teacher alone, fitted to about 7 minutes,
+# its student distilled here from the scores that come back:
+#   STAGES=teacher TEACHER_CONFIG=configs/vgg_teacher64_wide.yaml TEACHER_SECONDS=420 \
+#       bash tools/device_distill.sh
 # Back in $OUT (7 files; the tool's limit is 8): log.txt, the teacher's ONNX file, its JSON,
 # metrics and scores of the training faces (teacher_scores.npz, for `moodreel train
 # --teacher` with distill_cache anywhere), and one tar per student stage (student.tar,
@@ -80,7 +88,8 @@ wanted() { [[ " $STAGES " == *" $1 "* ]]; }
 if wanted teacher; then
     stage "teacher"
     train --config "${TEACHER_CONFIG:-configs/vgg_teacher64.yaml}" --out "$RUNS/teacher" \
-        ${TEACHER_EPOCHS:+--epochs "$TEACHER_EPOCHS"}
+        ${TEACHER_EPOCHS:+--epochs "$TEACHER_EPOCHS"} \
+        ${TEACHER_SECONDS:+--time-limit "$TEACHER_SECONDS"}
     cp "$RUNS/teacher/metrics.csv" "$OUT/teacher_metrics.csv"
     # The student below learns from the checkpoint: a failed export must not cost it
     "$PYTHON" -m moodreel export "$RUNS/teacher/best.pt" --output "$OUT/teacher.onnx" \
@@ -96,13 +105,15 @@ fi
 if wanted student; then
     stage "student, distilled from $TEACHER"
     train_student student --config configs/mini_xception_late64_distilled.yaml \
-        --teacher "$TEACHER" --epochs "${STUDENT_EPOCHS:-100}"
+        --teacher "$TEACHER" --epochs "${STUDENT_EPOCHS:-100}" \
+        ${STUDENT_SECONDS:+--time-limit "$STUDENT_SECONDS"}
 fi
 
 if wanted robust; then
     stage "student, made robust (the shipped step 2)"
     train_student robust --config configs/mini_xception_late64_distilled_robust.yaml \
-        --finetune "$RUNS/student/best.pt" --epochs "${ROBUST_EPOCHS:-12}"
+        --finetune "$RUNS/student/best.pt" --epochs "${ROBUST_EPOCHS:-12}" \
+        ${ROBUST_SECONDS:+--time-limit "$ROBUST_SECONDS"}
 fi
 stage "done"
 grep -E "^== |best val accuracy" "$OUT/log.txt"

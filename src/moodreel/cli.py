@@ -149,6 +149,19 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
         sys.exit(1)
 
 
+def _duration(context: click.Context, parameter: click.Parameter, value: str | None
+              ) -> float | None:
+    """A ``--time-limit`` in seconds (``moodreel.train.time_limit.parse_duration``)."""
+    if value is None:
+        return None
+    from moodreel.train.time_limit import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @cli.command()
 @click.option("--data", type=click.Path(), help="FER-2013 CSV file or image-folder root.")
 @click.option("--model", help="Registered model name or spec YAML.")
@@ -195,6 +208,10 @@ def profile(model: str, input_size: int, threads: int, budget_ms: float | None,
 @click.option("--threads", type=int, help="CPU threads (default: all cores).")
 @click.option("--skip-bad", is_flag=True, default=None,
               help="Skip unreadable dataset entries (counted) instead of stopping.")
+@click.option("--time-limit", callback=_duration,
+              help="Time this invocation may spend on epochs (5400, 90m, 1.5h): a fresh run "
+                   "fits its schedule to it after the first epoch, and no epoch starts that "
+                   "would end past it.")
 @click.option("--max-steps-per-epoch", type=int, hidden=True)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def train(config_path: str | None, resume: bool, no_progress: bool, **options: Any) -> None:

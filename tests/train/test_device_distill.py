@@ -62,9 +62,12 @@ def test_the_teacher_alone_then_the_student_from_the_teacher_that_came_back(fold
                                                                             tmp_path):
     """The wider teacher's preset, then students from its ONNX file and from its scores."""
     first = run_script(folder_dataset, tmp_path, "first", STAGES="teacher",
-                       TEACHER_CONFIG="configs/vgg_teacher64_wide.yaml")
+                       TEACHER_CONFIG="configs/vgg_teacher64_wide.yaml", TEACHER_EPOCHS="3",
+                       TEACHER_SECONDS="0.01")  # a limit that one epoch already passes
     assert set(first) == {"log.txt"} | TEACHER_FILES
-    assert "training vgg_teacher (4952391 params" in (tmp_path / "first" / "log.txt").read_text()
+    log = (tmp_path / "first" / "log.txt").read_text()
+    assert "training vgg_teacher (4952391 params" in log
+    assert "the schedule fitted to 1 of the 3 epochs" in log
     second = run_script(folder_dataset, tmp_path, "second", STAGES="student robust",
                         TEACHER=str(tmp_path / "first" / "teacher.onnx"))
     assert set(second) == {"log.txt"} | STUDENT_FILES

@@ -20,7 +20,7 @@ def test_torchrun_two_processes_train_an_epoch(tmp_path):
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
         "-m", "moodreel.train", "--data", str(data), "--model", "simple_cnn_small",
         "--epochs", "1", "--batch-size", "8", "--out", str(out), "--no-progress",
-        "--threads", "1",
+        "--threads", "1", "--time-limit", "1h",  # the ranks agree on the epoch's time
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)

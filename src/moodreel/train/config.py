@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from moodreel.files import read_yaml
+from moodreel.train.time_limit import parse_duration
 
 SELECT_ON = ("clean", "occluded")  # what picks best.pt: moodreel.train.selection
 
@@ -76,6 +77,8 @@ class TrainConfig:
     precision: str = "fp32"                 # fp32 | bf16 (autocast: large models, GPU or bf16 CPU)
     skip_bad: bool = False                  # skip unreadable dataset entries, with a count
     max_steps_per_epoch: int = 0            # 0 = full epochs; small values for smoke tests
+    time_limit: float = 0.0                 # seconds of epochs per invocation (YAML: 90m,
+                                            # 1.5h); the schedule is fitted to it; 0 = none
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -84,6 +87,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         values = dict(values)
         values["late_augment"] = values.get("late_augment") or {}  # `late_augment:` left empty
+        values["time_limit"] = parse_duration(values.get("time_limit") or 0)
         augment = AugmentConfig(**_checked(AugmentConfig, values.pop("augment", None) or {},
                                            "augment"))
         config = cls(augment=augment, **_checked(cls, values, "config"))
@@ -94,6 +98,9 @@ class TrainConfig:
         if config.late_augment and not 1 < config.late_augment_epoch <= config.epochs:
             raise ValueError(f"late_augment_epoch must be in 2..{config.epochs} (epochs) "
                              "when late_augment is set")
+        if config.time_limit and (config.late_augment or config.schedule == "onecycle"):
+            raise ValueError("time_limit fits a cosine or constant schedule; it cannot be "
+                             "combined with late_augment or the onecycle schedule")
         return config
 
     def augment_at(self, epoch: int) -> AugmentConfig:

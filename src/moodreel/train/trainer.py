@@ -71,8 +71,10 @@ from moodreel.train.teacher_scores import (
     training_set_fingerprint,
     writable_scores_path,
 )
+from moodreel.train.time_limit import TimeLimit
 
 log = logging.getLogger(__name__)
+_clock = time.perf_counter  # an epoch's seconds (tests of the time limit replace it)
 
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc4",
                   "raw_val_acc", "raw_val_acc4", "occluded_val_acc", "seconds")
@@ -458,6 +460,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
 
     history: list[dict[str, Any]] = []
     best, start_epoch = _Best(), 0
+    limit, invocation_seconds = TimeLimit(config.time_limit), []
     # only the main process writes checkpoints: the others need not read the start again
     provenance = _provenance(config, state, device, context.world_size) if context.is_main else {}
     if state is not None:
@@ -481,7 +484,14 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
                  len(loader) * config.batch_size, len(val_data), device, context.world_size)
 
     for epoch in range(start_epoch, config.epochs):
-        started = time.perf_counter()
+        if epoch >= config.epochs:  # a time limit shortened the run
+            break
+        if not limit.allows_another(invocation_seconds):
+            if context.is_main:
+                log.info("stopping after epoch %d: another epoch would end past the time "
+                         "limit (%.0f s)", epoch, limit.seconds)
+            break
+        started = _clock()
         torch.manual_seed(config.seed * 1_000_003 + epoch * 101 + context.rank)
         loader.epoch = epoch
         loader.augment = config.augment_at(epoch)
@@ -496,8 +506,13 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
             kept, raw=None if average is None else model)
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                "train_loss": round(stats.loss, 5), "train_acc": round(stats.accuracy, 5),
-               **columns, "seconds": round(time.perf_counter() - started, 2)}
+               **columns, "seconds": round(_clock() - started, 2)}
         history.append(row)
+        if limit.seconds:
+            invocation_seconds.append(_agreed(row["seconds"], context, device))
+            if state is None and epoch == 0:
+                config, scheduler = _fit_schedule(config, limit, invocation_seconds[0],
+                                                  optimizer, scheduler, len(loader))
         score = selection_score(report["accuracy_7"], occluded)
         improved = config.selects_from(epoch) and score > best.score
         if improved:
@@ -529,6 +544,37 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
     if context.is_main and history:
         _finish(out, history, best.accuracy, best.epoch)
     return TrainResult(out, best.accuracy, best.epoch, len(history), history, config.select_on)
+
+
+def _agreed(seconds: float, context: DistContext, device: torch.device) -> float:
+    """The mean of every process's ``seconds``, so that all of them take the same decisions."""
+    if not context.enabled:
+        return seconds
+    total = all_reduce_sum(torch.tensor([seconds], dtype=torch.float64, device=device), context)
+    return float(total.item()) / context.world_size
+
+
+def _fit_schedule(config: TrainConfig, limit: TimeLimit, first_epoch_seconds: float,
+                  optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+                  steps_per_epoch: int
+                  ) -> tuple[TrainConfig, torch.optim.lr_scheduler.LRScheduler]:
+    """``config`` with the epochs that fit ``limit`` at the first epoch's pace, and its
+    schedule continued from where ``scheduler`` is (the first epoch already ran)."""
+    epochs = limit.fitted_epochs(first_epoch_seconds, config.epochs)
+    if epochs == config.epochs:
+        return config, scheduler
+    log.info("time limit %.0f s at %.0f s an epoch: the schedule fitted to %d of the %d "
+             "epochs", limit.seconds, first_epoch_seconds, epochs, config.epochs)
+    if epochs <= config.warmup_epochs:
+        log.warning("the %d epochs that fit end within the %g warmup epochs: the learning "
+                    "rate will not decay", epochs, config.warmup_epochs)
+    config = config.updated(epochs=epochs)
+    fitted = make_scheduler(optimizer, config, steps_per_epoch)
+    fitted.load_state_dict(scheduler.state_dict())  # the steps taken; the new length stays
+    for group, base, factor in zip(optimizer.param_groups, fitted.base_lrs,
+                                   fitted.lr_lambdas, strict=True):
+        group["lr"] = base * factor(fitted.last_epoch)
+    return config, fitted
 
 
 def _finish(out: Path, history: list[dict[str, Any]], best_accuracy: float,
