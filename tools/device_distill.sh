@@ -22,9 +22,9 @@
 # STUDENT_SECONDS and ROBUST_SECONDS (each stage's `--time-limit`, e.g. 420 or 7m: the stage
 # fits its cosine schedule into that time after its first epoch, so a call cut at the device
 # tool's limit has an annealed teacher and its scores rather than nothing).
-# A drawn task now has 15 minutes of device time in all and 10 a call, the machine's start
-# included, so the plan for one call is the wider teacher alone, fitted to about 7 minutes,
-# its student distilled here from the scores that come back:
+# A drawn task now has 15 minutes of device time in all, the machine's start included, and
+# 10 minutes a command, so the plan for one call is the wider teacher alone, fitted to about
+# 7 minutes, its student distilled here from the scores that come back:
 #   STAGES=teacher TEACHER_CONFIG=configs/vgg_teacher64_wide.yaml TEACHER_SECONDS=420 \
 #       bash tools/device_distill.sh
 # Back in $OUT (7 files; the tool's limit is 8): log.txt, the teacher's ONNX file, its JSON,
