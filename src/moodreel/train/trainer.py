@@ -75,6 +75,7 @@ from moodreel.train.time_limit import TimeLimit
 
 log = logging.getLogger(__name__)
 _clock = time.perf_counter  # an epoch's seconds (tests of the time limit replace it)
+Scheduler = torch.optim.lr_scheduler.LRScheduler
 
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc4",
                   "raw_val_acc", "raw_val_acc4", "occluded_val_acc", "seconds")
@@ -108,7 +109,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
-                   ) -> torch.optim.lr_scheduler.LRScheduler:
+                   ) -> Scheduler:
     """Per-step schedule: linear warmup, then cosine decay, one-cycle, or constant."""
     total = max(1, config.epochs * steps_per_epoch)
     if config.schedule == "onecycle":
@@ -555,9 +556,8 @@ def _agreed(seconds: float, context: DistContext, device: torch.device) -> float
 
 
 def _fit_schedule(config: TrainConfig, limit: TimeLimit, first_epoch_seconds: float,
-                  optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
-                  steps_per_epoch: int
-                  ) -> tuple[TrainConfig, torch.optim.lr_scheduler.LRScheduler]:
+                  optimizer: torch.optim.Optimizer, scheduler: Scheduler, steps_per_epoch: int
+                  ) -> tuple[TrainConfig, Scheduler]:
     """``config`` with the epochs that fit ``limit`` at the first epoch's pace, and its
     schedule continued from where ``scheduler`` is (the first epoch already ran)."""
     epochs = limit.fitted_epochs(first_epoch_seconds, config.epochs)
