@@ -222,6 +222,7 @@ def test_a_preset_extends_its_base(tmp_path):
         "base: recipes/base.yaml\nlr: 0.001\naugment:\n  erasing: 0.5\n"
         "late_augment:\n  blur: 0.4\n")
     variant = load_config(tmp_path / "variant.yaml")
+    assert variant.preset == str(tmp_path / "variant.yaml")  # the one named, for the record
     assert (variant.epochs, variant.lr) == (100, 0.001)
     assert (variant.augment.erasing, variant.augment.rotate) == (0.5, 10)
     assert variant.late_augment == {"occlude": 0.3, "blur": 0.4}

@@ -38,6 +38,8 @@ class AugmentConfig:
 
 @dataclass
 class TrainConfig:
+    preset: str = ""                        # the YAML preset read (its header says why the
+                                            # run exists), kept in the run's record
     data: str = ""
     model: str = "mini_xception"            # registered name or path to a spec YAML
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -144,7 +146,7 @@ def _checked(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
 def load_config(path: str | Path) -> TrainConfig:
     """Read a YAML preset; unknown keys are an error so typos never pass silently."""
     path = Path(path)
-    values = _preset_values(path, ())
+    values = _preset_values(path, ()) | {"preset": str(path)}
     try:
         return TrainConfig.from_dict(values)
     except (TypeError, ValueError) as error:
