@@ -419,8 +419,8 @@ def _provenance(config: TrainConfig, state: dict[str, Any] | None, device: torch
     once, at its start, as ``moodreel.train.lineage`` describes them) and the machine of each
     start and resume."""
     if state is None:
-        recorded = {"started_from": describe_start(config.to_dict()),
-                    "teachers": describe_teachers(config.to_dict())}
+        values = config.to_dict()
+        recorded = {"started_from": describe_start(values), "teachers": describe_teachers(values)}
         devices, first = [], 1
     else:
         recorded = {key: state.get(key) for key in ("started_from", "teachers")}
