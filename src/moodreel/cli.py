@@ -200,6 +200,9 @@ def _duration(context: click.Context, parameter: click.Parameter, value: str | N
               help="Teachers score each training face once, unaugmented (much faster).")
 @click.option("--ema-decay", type=float,
               help="Keep an exponential moving average of the weights (e.g. 0.999; 0 = off).")
+@click.option("--sam-rho", type=float,
+              help="Sharpness-aware steps of this radius (e.g. 0.05; 0 = off); twice the "
+                   "passes per step.")
 @click.option("--seed", type=int)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]),

@@ -72,6 +72,8 @@ class TrainConfig:
     distill_flip: bool = False              # teachers also see the mirrored face
     distill_cache: bool = False             # teachers score each face once, unaugmented
     ema_decay: float = 0.0                  # weight average per step (e.g. 0.999); 0 = off
+    sam_rho: float = 0.0                    # sharpness-aware steps of this radius (e.g.
+                                            # 0.05; moodreel.train.sharpness); 0 = off
     seed: int = 0
     device: str = "auto"                    # auto | cpu | cuda
     threads: int = 0                        # CPU threads; 0 uses every core
@@ -100,6 +102,8 @@ class TrainConfig:
         if config.late_augment and not 1 < config.late_augment_epoch <= config.epochs:
             raise ValueError(f"late_augment_epoch must be in 2..{config.epochs} (epochs) "
                              "when late_augment is set")
+        if config.sam_rho < 0:
+            raise ValueError(f"sam_rho must be 0 (off) or positive, not {config.sam_rho}")
         if config.time_limit and (config.late_augment or config.schedule == "onecycle"):
             raise ValueError("time_limit fits a cosine or constant schedule; it cannot be "
                              "combined with late_augment or the onecycle schedule")

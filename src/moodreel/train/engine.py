@@ -10,6 +10,7 @@ for the host between them.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from moodreel.data.preprocess import Preprocessing
 from moodreel.train.augment import augment_batch, mix_batch
 from moodreel.train.config import AugmentConfig
 from moodreel.train.distill import Distillation
+from moodreel.train.sharpness import perturbed
 
 
 @dataclass
@@ -100,15 +102,20 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
                     device: torch.device, channels_last: bool = False,
                     distillation: Distillation | None = None,
                     average: AveragedModel | None = None, precision: str = "fp32",
-                    progress: bool = False, desc: str = "train") -> EpochStats:
+                    sam_rho: float = 0.0, progress: bool = False,
+                    desc: str = "train") -> EpochStats:
     """One pass over ``loader``; ``average`` (see ``moodreel.train.ema``) follows every step.
     ``precision`` "bf16" runs the forward pass under bfloat16 autocast (weights, gradients
-    and the optimiser stay float32)."""
+    and the optimiser stay float32). ``sam_rho`` > 0 takes each step's gradient at weights
+    that far up the slope (``moodreel.train.sharpness``), at twice the cost."""
     model.train()
     # Running sums stay on the device: reading them every step would stall a GPU each time
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
+    forward = functools.partial(_forward, model, device=device, precision=precision,
+                                class_weights=class_weights, label_smoothing=label_smoothing,
+                                distillation=distillation)
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
     for step, (x, y, index) in enumerate(bar):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -117,15 +124,13 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
             x, targets = mix_batch(x, targets, loader.augment)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(device, precision):
-            logits = model(x)  # (B, K)
-        logits = logits.float()
-        loss = F.cross_entropy(logits, targets, weight=class_weights,
-                               label_smoothing=label_smoothing)
-        if distillation is not None:
-            loss = distillation.loss(loss, logits, x, index)
+        logits, loss = forward(x, targets, index)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if sam_rho > 0:
+            with perturbed(model, sam_rho):
+                optimizer.zero_grad(set_to_none=True)
+                forward(x, targets, index)[1].backward()
         optimizer.step()
         scheduler.step()
         if average is not None:
@@ -137,6 +142,20 @@ def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.opti
             bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}",
                             acc=f"{correct.item() / seen:.3f}")
     return EpochStats(total_loss.item() / max(seen, 1), correct.item() / max(seen, 1))
+
+
+def _forward(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, *,
+             device: torch.device, precision: str, class_weights: torch.Tensor | None,
+             label_smoothing: float, distillation: Distillation | None,
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch's float32 logits ``(B, K)`` and loss (labels, then teachers)."""
+    with autocast(device, precision):
+        logits = model(x).float()
+    loss = F.cross_entropy(logits, targets, weight=class_weights,
+                           label_smoothing=label_smoothing)
+    if distillation is not None:
+        loss = distillation.loss(loss, logits, x, index)
+    return logits, loss
 
 
 PRECISIONS = ("fp32", "bf16")

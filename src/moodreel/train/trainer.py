@@ -500,7 +500,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, context: DistConte
             train_model, loader, optimizer, scheduler, num_classes=len(EMOTIONS),
             label_smoothing=config.label_smoothing, class_weights=weights, device=device,
             channels_last=channels_last, distillation=distillation, average=average,
-            precision=config.precision, progress=progress,
+            precision=config.precision, sam_rho=config.sam_rho, progress=progress,
             desc=f"epoch {epoch + 1}/{config.epochs}")
         kept = model if average is None else average.module  # evaluated, selected, exported
         val_loss, report, occluded, columns = validation.measure(
