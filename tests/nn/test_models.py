@@ -73,6 +73,18 @@ def test_width_and_depth_variants_scale():
     assert gated == 96_837  # configs/mini_xception_w125_se.yaml: under the 100k budget
 
 
+def test_the_activation_replaces_relu_outside_the_gates():
+    model = create_model("mini_xception", se=8, act="silu")
+    gates = {id(m) for gate in model.modules() if type(gate).__name__ == "SqueezeExcite"
+             for m in gate.modules()}
+    outside = [m for m in model.modules() if id(m) not in gates]
+    assert sum(isinstance(m, torch.nn.SiLU) for m in outside) == 6  # 2 stem convs, 4 modules
+    assert not any(isinstance(m, torch.nn.ReLU) for m in outside)
+    plain = sum(p.numel() for p in create_model("mini_xception", se=8).parameters())
+    assert sum(p.numel() for p in model.parameters()) == plain
+    assert model(torch.randn(2, 1, 48, 48)).shape == (2, 7)
+
+
 def test_dropout_changes_train_mode_output():
     torch.manual_seed(0)
     x = torch.randn(4, 1, 48, 48)

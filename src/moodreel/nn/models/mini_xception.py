@@ -17,13 +17,18 @@ BASE_WIDTHS = (16, 32, 64, 128)
 
 
 def mini_xception_spec(width: float = 1.0, depth: int = 1, dropout: float = 0.0,
-                       head: str = "conv", se: int = 0, branches: int = 0) -> dict[str, Any]:
+                       head: str = "conv", se: int = 0, branches: int = 0,
+                       act: str = "relu") -> dict[str, Any]:
     """Spec of mini-Xception scaled by ``width`` (channels) and ``depth`` (modules/stage);
     ``se`` > 0 adds squeeze-excitation with that channel reduction to every module;
-    ``branches`` > 0 trains every separable conv over-parameterised (``moodreel.nn.reparam``)."""
+    ``branches`` > 0 trains every separable conv over-parameterised (``moodreel.nn.reparam``);
+    ``act`` replaces ReLU in the stem and the modules (``moodreel.nn.layers.ACTIVATIONS``)."""
+    activation = {} if act == "relu" else {"act": act}
     stem_width = make_divisible(8 * width)
-    stem = [{"block": "conv", "width": stem_width, "padding": "valid", "repeats": 2}]
+    stem = [{"block": "conv", "width": stem_width, "padding": "valid", "repeats": 2,
+             **activation}]
     options = {key: value for key, value in (("se", se), ("branches", branches)) if value}
+    options |= activation
     stages: list[dict[str, Any]] = []
     for base in BASE_WIDTHS:
         chans = make_divisible(base * width)
