@@ -48,11 +48,12 @@ def test_batchnorm_statistics_still_follow_the_first_pass():
     start = norm.running_mean.clone()
     x, y = torch.randn(8, 1, 48, 48) + 3.0, torch.randint(0, 7, (8,))
     _loss(model, x, y).backward()
-    moved = norm.running_mean.clone()
+    moved, tracked = norm.running_mean.clone(), norm.num_batches_tracked.item()
     assert not torch.allclose(moved, start)
     with perturbed(model, rho=0.05):
         _loss(model, x, y).backward()
     torch.testing.assert_close(norm.running_mean, moved)
+    assert norm.num_batches_tracked.item() == tracked == 1
     assert norm.momentum == pytest.approx(0.1)
 
 

@@ -32,14 +32,17 @@ def perturbed(model: nn.Module, rho: float) -> Iterator[None]:
         for param, step in zip(params, steps, strict=True):
             param.add_(step)
     norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-    momenta = [m.momentum for m in norms]
+    kept = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone())
+            for m in norms]
     for module in norms:
         module.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
     try:
         yield
     finally:
-        for module, momentum in zip(norms, momenta, strict=True):
+        for module, (momentum, tracked) in zip(norms, kept, strict=True):
             module.momentum = momentum
+            if tracked is not None:
+                module.num_batches_tracked.copy_(tracked)
         with torch.no_grad():
             for param, step in zip(params, steps, strict=True):
                 param.sub_(step)
