@@ -20,17 +20,29 @@ from torch.nn.modules.batchnorm import _BatchNorm
 @contextlib.contextmanager
 def perturbed(model: nn.Module, rho: float) -> Iterator[None]:
     """Within the block the weights are moved ``rho`` along their gradient (the one left
-    by the last backward pass, which the caller then replaces), and BatchNorm's running
+    by the last backward pass, which the caller then replaces) and BatchNorm's running
     statistics are frozen, so the second pass on the same batch does not count it twice. On
     leaving, the weights are put back; their gradients are the perturbed pass's."""
     params = [p for p in model.parameters() if p.grad is not None]
     with torch.no_grad():
         norm = torch.linalg.vector_norm(
             torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
-        scale = rho / (norm + 1e-12)
-        steps = [p.grad * scale for p in params]
+        steps = [p.grad * (rho / (norm + 1e-12)) for p in params]
         for param, step in zip(params, steps, strict=True):
             param.add_(step)
+    try:
+        with _statistics_frozen(model):
+            yield
+    finally:
+        with torch.no_grad():
+            for param, step in zip(params, steps, strict=True):
+                param.sub_(step)
+
+
+@contextlib.contextmanager
+def _statistics_frozen(model: nn.Module) -> Iterator[None]:
+    """BatchNorm layers normalise by the batch as in training, but their running statistics
+    and batch counts stay as they are."""
     norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     kept = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone())
             for m in norms]
@@ -43,6 +55,3 @@ def perturbed(model: nn.Module, rho: float) -> Iterator[None]:
             module.momentum = momentum
             if tracked is not None:
                 module.num_batches_tracked.copy_(tracked)
-        with torch.no_grad():
-            for param, step in zip(params, steps, strict=True):
-                param.sub_(step)
