@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from moodreel.nn import SpecNet, create_model, list_models, load_spec, model_from_config
+from moodreel.nn.layers import SqueezeExcite
 from tests.bad_files import assert_refuses_bad_yaml
 
 ALL_MODELS = list_models()
@@ -75,7 +76,7 @@ def test_width_and_depth_variants_scale():
 
 def test_the_activation_replaces_relu_outside_the_gates():
     model = create_model("mini_xception", se=8, act="silu")
-    gates = {id(m) for gate in model.modules() if type(gate).__name__ == "SqueezeExcite"
+    gates = {id(m) for gate in model.modules() if isinstance(gate, SqueezeExcite)
              for m in gate.modules()}
     outside = [m for m in model.modules() if id(m) not in gates]
     assert sum(isinstance(m, torch.nn.SiLU) for m in outside) == 6  # 2 stem convs, 4 modules

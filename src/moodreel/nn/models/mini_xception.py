@@ -23,6 +23,7 @@ def mini_xception_spec(width: float = 1.0, depth: int = 1, dropout: float = 0.0,
     ``se`` > 0 adds squeeze-excitation with that channel reduction to every module;
     ``branches`` > 0 trains every separable conv over-parameterised (``moodreel.nn.reparam``);
     ``act`` replaces ReLU in the stem and the modules (``moodreel.nn.layers.ACTIVATIONS``)."""
+    # ReLU is the blocks' default: left unsaid, the specs of earlier runs stay as they were
     activation = {} if act == "relu" else {"act": act}
     stem_width = make_divisible(8 * width)
     stem = [{"block": "conv", "width": stem_width, "padding": "valid", "repeats": 2,
