@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from frames import DEFAULT_DATA
 from torch import nn
+from torch.optim.swa_utils import update_bn
 
 from moodreel.assets import default_model_path
-from moodreel.data import Preprocessing
 from moodreel.data.fer2013 import load_split
 from moodreel.nn.onnx_import import model_from_onnx
 from moodreel.nn.profile import count_macs
@@ -38,25 +40,21 @@ from moodreel.train.metrics import evaluate_scores
 BATCH = 256
 
 
+def batches(inputs: np.ndarray) -> Iterator[torch.Tensor]:
+    return (torch.from_numpy(inputs[i:i + BATCH]) for i in range(0, len(inputs), BATCH))
+
+
 @torch.no_grad()
 def logits(model: nn.Module, inputs: np.ndarray) -> np.ndarray:
-    return np.concatenate([model(torch.from_numpy(inputs[i:i + BATCH])).numpy()
-                           for i in range(0, len(inputs), BATCH)])
+    return np.concatenate([model(batch).numpy() for batch in batches(inputs)])
 
 
-@torch.no_grad()
 def remeasured(model: nn.Module, inputs: np.ndarray) -> nn.Module:
     """A copy of ``model`` whose BatchNorms hold the statistics of ``inputs`` (a cumulative
     average over batches; the weights are untouched)."""
     model = copy.deepcopy(model)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None
-            module.train()
-    for i in range(0, len(inputs), BATCH):
-        model(torch.from_numpy(inputs[i:i + BATCH]))
-    return model.eval()
+    update_bn(batches(inputs), model)
+    return model
 
 
 def main() -> None:
@@ -68,21 +66,19 @@ def main() -> None:
                         help="train faces to re-measure BatchNorm statistics on")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
 
     train = load_split(args.data, "train")
     pick = np.random.default_rng(args.seed).choice(len(train), args.bn_faces, replace=False)
     bn_faces = train.images[np.sort(pick)]
     model, info = model_from_onnx(args.model, trainable_on=bn_faces)
     val = load_split(args.data, "val")
-    trained = info.preprocessing.size
-    print(f"{args.model.name}: trained at {trained} px; val {len(val)} faces; BatchNorm "
-          f"statistics re-measured on {args.bn_faces} unaugmented train faces (seed {args.seed})")
+    print(f"{args.model.name}: trained at {info.preprocessing.size} px; val {len(val)} faces; "
+          f"BatchNorm statistics re-measured on {args.bn_faces} unaugmented train faces "
+          f"(seed {args.seed})")
     print(f"{'size':>5} {'MACs':>8} {'7-class':>8} {'4-class':>8} "
           f"{'7 (BN re-measured)':>19} {'4 (BN re-measured)':>19}")
     for size in args.sizes:
-        preprocessing = Preprocessing(size=size, mean=info.preprocessing.mean,
-                                      std=info.preprocessing.std)
+        preprocessing = dataclasses.replace(info.preprocessing, size=size)
         inputs = preprocessing(val.images)
         plain = evaluate_scores(val.labels, logits(model, inputs))
         adapted_model = remeasured(model, preprocessing(bn_faces))
