@@ -6,9 +6,10 @@
 Why: training scales, shifts and erases faces, so the faces a network learns from are not
 framed as the unaugmented faces it is tested on, and the mismatch can be undone at test time
 by feeding a slightly different input size (Touvron et al. 2019, "Fixing the train-test
-resolution discrepancy", FixRes). A larger input costs time as its square (64 px -> 72 px:
-1.27x the MACs), a smaller one saves it, so either way the trade is worth knowing before
-training anything. The network ends in a global average, so it takes any size.
+resolution discrepancy", FixRes). A larger input costs time about as its square (64 px ->
+72 px: 1.29x the shipped network's MACs), a smaller one saves it, so either way the trade
+is worth knowing before training anything. The network ends in a global average, so it
+takes any size.
 
 Each size is scored twice on ``val``: with the model's own BatchNorm statistics, and with the
 statistics re-measured at that size on ``--bn-faces`` unaugmented ``train`` faces (FixRes's
