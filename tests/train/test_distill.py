@@ -17,6 +17,8 @@ from moodreel.train.distill import (
     Distillation,
     TeacherError,
     Teachers,
+    decoupled_loss,
+    decoupled_terms,
     distillation_loss,
     score_training_set,
 )
@@ -94,8 +96,48 @@ def test_cached_targets_are_the_teachers_answers_for_those_faces(teachers, batch
     torch.testing.assert_close(cached.cached, live.teachers.soft_targets(batch, 3.0))
     index = torch.tensor([4, 1, 1])
     student, hard = torch.randn(3, 7), torch.tensor(1.3)
-    torch.testing.assert_close(cached.loss(hard, student, torch.zeros(3, 1, 48, 48), index),
-                               live.loss(hard, student, batch[index], index))
+    labels = torch.tensor([0, 6, 2])
+    torch.testing.assert_close(
+        cached.loss(hard, student, torch.zeros(3, 1, 48, 48), index, labels),
+        live.loss(hard, student, batch[index], index, labels))
+
+
+@pytest.fixture
+def soft_and_labels():
+    generator = torch.Generator().manual_seed(2)
+    teacher_logits = 3 * torch.randn(8, 7, generator=generator)
+    return teacher_logits, F.softmax(teacher_logits / 4, 1), torch.arange(8) % 7
+
+
+def test_kd_is_the_target_term_plus_the_other_term_muted_by_the_teachers_confidence(
+        soft_and_labels):
+    _, soft, labels = soft_and_labels
+    student = torch.randn(8, 7, generator=torch.Generator().manual_seed(3))
+    target, other = decoupled_terms(student, soft, labels, 4.0)
+    assert (target >= 0).all() and (other >= 0).all()
+    p_label = soft[torch.arange(8), labels]
+    kl_per_face = F.kl_div(F.log_softmax(student / 4, 1), soft, reduction="none").sum(1)
+    torch.testing.assert_close(target + (1 - p_label) * other, kl_per_face)
+
+
+def test_the_decoupled_loss_vanishes_only_when_the_student_matches(soft_and_labels):
+    teacher_logits, soft, labels = soft_and_labels
+    assert decoupled_loss(teacher_logits, soft, labels, 4.0, 1.0, 8.0).item() == pytest.approx(
+        0, abs=1e-4)  # float32 rounding of logs near 0, times T^2
+    student = torch.zeros(8, 7, requires_grad=True)
+    loss = decoupled_loss(student, soft, labels, 4.0, 1.0, 8.0)
+    assert loss.item() > 0.01
+    loss.backward()
+    assert decoupled_loss(student.detach() - 0.5 * student.grad, soft, labels, 4.0, 1.0,
+                          8.0) < loss
+    # beta weighs the other classes' spread: a student right on the label's share and wrong
+    # on the rest pays in proportion to beta, and nothing for alpha
+    wrong_rest = teacher_logits.clone()
+    wrong_rest[torch.arange(8), (labels + 1) % 7] += 2
+    target, other = decoupled_terms(wrong_rest, soft, labels, 4.0)
+    assert other.mean() > 10 * target.mean()
+    assert (decoupled_loss(wrong_rest, soft, labels, 4.0, 1.0, 8.0)
+            > 3 * decoupled_loss(wrong_rest, soft, labels, 4.0, 1.0, 2.0))
 
 
 def test_a_cached_distilled_run_trains_and_refuses_mixing(folder_dataset, teachers, tmp_path):
@@ -107,6 +149,23 @@ def test_a_cached_distilled_run_trains_and_refuses_mixing(folder_dataset, teache
     mixed = config.updated(out=str(tmp_path / "mixed"), **{"augment.mixup": 0.4})
     with pytest.raises(TrainError, match="mixup"):
         run_training(mixed, progress=False)
+
+
+def test_a_decoupled_run_trains_and_refuses_unknown_losses_and_mixing(folder_dataset, teachers,
+                                                                      tmp_path):
+    config = TrainConfig(data=str(folder_dataset), out=str(tmp_path / "run"),
+                         model="simple_cnn_small", epochs=1, batch_size=16, threads=1,
+                         teachers=[str(p) for p, _ in teachers], distill_cache=True,
+                         distill_loss="dkd", dkd_alpha=1.0, dkd_beta=4.0)
+    result = run_training(config, progress=False)
+    assert np.isfinite(result.history[-1]["train_loss"])
+    with pytest.raises(TrainError, match="distill_loss must be one of kd, dkd"):
+        run_training(config.updated(distill_loss="dk"), progress=False)
+    with pytest.raises(TrainError, match="not both 0"):
+        run_training(config.updated(dkd_alpha=0.0, dkd_beta=0.0), progress=False)
+    live_mixed = config.updated(distill_cache=False, **{"augment.cutmix": 0.5})
+    with pytest.raises(TrainError, match="cutmix, which mix two labels"):
+        run_training(live_mixed, progress=False)
 
 
 def test_mismatched_or_missing_teachers_are_clear_errors(tmp_path):

@@ -71,6 +71,9 @@ class TrainConfig:
     distill_temperature: float = 4.0        # softmax temperature of both sides of that term
     distill_flip: bool = False              # teachers also see the mirrored face
     distill_cache: bool = False             # teachers score each face once, unaugmented
+    distill_loss: str = "kd"                # kd | dkd: the soft term (moodreel.train.distill)
+    dkd_alpha: float = 1.0                  # dkd only: weight of the label's own probability
+    dkd_beta: float = 8.0                   # dkd only: weight of the spread over the others
     ema_decay: float = 0.0                  # weight average per step (e.g. 0.999); 0 = off
     sam_rho: float = 0.0                    # sharpness-aware steps of this radius (e.g.
                                             # 0.05; moodreel.train.sharpness); 0 = off

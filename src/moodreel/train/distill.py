@@ -11,7 +11,10 @@ follows the augmentation. The loss (Hinton et al. 2015) is
     (1 - weight) * cross_entropy(student, labels) + weight * T^2 * KL(teacher_T || student_T)
 
 where ``_T`` means softmax at temperature ``T``; ``T^2`` keeps the gradient scale of the
-soft term independent of ``T``.
+soft term independent of ``T``. The soft term can instead be decoupled (DKD, Zhao et al.
+2022): KD is a term on the label's own probability plus ``(1 - p_label)`` times a term on how
+the teachers spread the rest over the other classes, and that factor mutes the second term
+wherever the teachers are sure; ``alpha * target + beta * other`` weighs the two freely.
 
 A teacher can also be a file of its scores of every training face (``.npz``, see
 ``teacher_scores``; ``score_training_set`` makes one): it teaches cached runs only, of any
@@ -40,6 +43,9 @@ from moodreel.train.teacher_scores import (
 )
 
 Logits = Callable[[torch.Tensor], torch.Tensor]
+
+#: The soft terms a run can learn from its teachers: Hinton's KD or its decoupled form.
+DISTILL_LOSSES = ("kd", "dkd")
 
 
 #: Why scores files cannot teach a live (uncached) run.
@@ -115,13 +121,15 @@ class Distillation:
     """Soft targets from ``teachers`` at ``temperature``, weighted ``weight`` in the loss.
 
     With ``cached`` (``(N, K)``, one row per training face, see ``cache``) a batch's soft
-    targets are looked up by the faces' indices instead of asking the teachers.
+    targets are looked up by the faces' indices instead of asking the teachers. With
+    ``decoupled`` (``(alpha, beta)``) the soft term is DKD's instead of KD's.
     """
 
     teachers: Teachers
     weight: float = 0.5
     temperature: float = 4.0
     cached: torch.Tensor | None = None
+    decoupled: tuple[float, float] | None = None
 
     def cache(self, inputs: torch.Tensor | None, batch_size: int = 512,
               device: torch.device | None = None, fingerprint: str | None = None) -> None:
@@ -152,13 +160,18 @@ class Distillation:
         self.cached = summed / views
 
     def loss(self, hard_loss: torch.Tensor, student_logits: torch.Tensor,
-             x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """``(1 - weight) * hard_loss + weight * T^2 * KL`` for the batch ``x``, whose faces
-        are rows ``index`` of the training set."""
+             x: torch.Tensor, index: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``(1 - weight) * hard_loss + weight * soft term`` for the batch ``x``, whose faces
+        are rows ``index`` of the training set and are labelled ``labels`` (which only the
+        decoupled term reads)."""
         soft = (self.teachers.soft_targets(x, self.temperature) if self.cached is None
                 else self.cached[index.to(self.cached.device)].to(student_logits.device))
-        return ((1 - self.weight) * hard_loss
-                + self.weight * distillation_loss(student_logits, soft, self.temperature))
+        if self.decoupled is None:
+            soft_loss = distillation_loss(student_logits, soft, self.temperature)
+        else:
+            soft_loss = decoupled_loss(student_logits, soft, labels, self.temperature,
+                                       *self.decoupled)
+        return (1 - self.weight) * hard_loss + self.weight * soft_loss
 
 
 def distillation_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,
@@ -166,6 +179,36 @@ def distillation_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,
     """``T^2 * KL(soft_targets || softmax(student / T))``, averaged over the batch."""
     log_probs = F.log_softmax(student_logits / temperature, dim=1)
     return F.kl_div(log_probs, soft_targets, reduction="batchmean") * temperature ** 2
+
+
+def decoupled_terms(student_logits: torch.Tensor, soft_targets: torch.Tensor,
+                    labels: torch.Tensor, temperature: float,
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """KD's two parts per face ``(B,)``, both at ``temperature``: the target term, KL between
+    the teachers' and the student's (label, rest) split of the probability, and the other
+    term, KL between their distributions over the classes other than the label. KL itself
+    is ``target + (1 - p_label) * other``, ``p_label`` the teachers' (Zhao et al. 2022)."""
+    log_q = F.log_softmax(student_logits / temperature, dim=1)
+    is_label = F.one_hot(labels, log_q.shape[1]).bool()
+    p_label = soft_targets.gather(1, labels[:, None]).squeeze(1).clamp(1e-7, 1 - 1e-7)
+    log_q_label = log_q.gather(1, labels[:, None]).squeeze(1)
+    log_q_rest = torch.logsumexp(log_q.masked_fill(is_label, -torch.inf), dim=1)
+    target = (p_label * (p_label.log() - log_q_label)
+              + (1 - p_label) * ((1 - p_label).log() - log_q_rest))
+    p_other = soft_targets.masked_fill(is_label, 0) / (1 - p_label)[:, None]
+    log_q_other = (log_q - log_q_rest[:, None]).masked_fill(is_label, 0)
+    other = (torch.xlogy(p_other, p_other) - p_other * log_q_other).sum(1)
+    return target, other
+
+
+def decoupled_loss(student_logits: torch.Tensor, soft_targets: torch.Tensor,
+                   labels: torch.Tensor, temperature: float, alpha: float,
+                   beta: float) -> torch.Tensor:
+    """DKD: ``T^2 * (alpha * target + beta * other)`` (``decoupled_terms``), averaged over
+    the batch; ``beta`` above ``1 - p_label`` teaches the other classes' spread harder than
+    KD does."""
+    target, other = decoupled_terms(student_logits, soft_targets, labels, temperature)
+    return (alpha * target + beta * other).mean() * temperature ** 2
 
 
 def score_training_set(teachers: Teachers, images: np.ndarray, labels: np.ndarray, *,

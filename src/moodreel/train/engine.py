@@ -154,7 +154,7 @@ def _forward(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, index: to
     loss = F.cross_entropy(logits, targets, weight=class_weights,
                            label_smoothing=label_smoothing)
     if distillation is not None:
-        loss = distillation.loss(loss, logits, x, index)
+        loss = distillation.loss(loss, logits, x, index, targets.argmax(1))
     return logits, loss
 
 

@@ -40,6 +40,7 @@ from moodreel.nn.registry import create_model, model_from_config
 from moodreel.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from moodreel.train.config import TrainConfig
 from moodreel.train.distill import (
+    DISTILL_LOSSES,
     SCORES_NEED_CACHE,
     Distillation,
     Teachers,
@@ -393,14 +394,17 @@ def _distillation(config: TrainConfig, preprocessing: Preprocessing, train_data:
         return None
     if not 0 < config.distill_weight <= 1 or config.distill_temperature <= 0:
         raise TrainError("distill_weight must be in (0, 1] and distill_temperature > 0")
+    mixes = any(augment.mixup or augment.cutmix
+                for augment in (config.augment, config.augment_at(config.epochs - 1)))
+    decoupled = _decoupled(config, mixes)
     distillation = Distillation(Teachers(config.teachers, preprocessing,
                                          flip=config.distill_flip, device=device),
-                                config.distill_weight, config.distill_temperature)
+                                config.distill_weight, config.distill_temperature,
+                                decoupled=decoupled)
     if distillation.teachers.scores and not config.distill_cache:
         raise TrainError(SCORES_NEED_CACHE)
     if config.distill_cache:
-        if any(augment.mixup or augment.cutmix
-               for augment in (config.augment, config.augment_at(config.epochs - 1))):
+        if mixes:
             raise TrainError("distill_cache scores unmixed faces; it cannot be combined "
                              "with mixup or cutmix")
         started = time.perf_counter()
@@ -411,6 +415,21 @@ def _distillation(config: TrainConfig, preprocessing: Preprocessing, train_data:
         log.info("the teachers' soft targets for %d training faces, in %.0f s",
                  len(train_data), time.perf_counter() - started)
     return distillation
+
+
+def _decoupled(config: TrainConfig, mixes: bool) -> tuple[float, float] | None:
+    """DKD's ``(alpha, beta)`` for ``distill_loss: dkd``, None for plain KD."""
+    if config.distill_loss not in DISTILL_LOSSES:
+        raise TrainError(f"distill_loss must be one of {', '.join(DISTILL_LOSSES)}, not "
+                         f"{config.distill_loss!r}")
+    if config.distill_loss == "kd":
+        return None
+    if config.dkd_alpha < 0 or config.dkd_beta < 0 or not config.dkd_alpha + config.dkd_beta:
+        raise TrainError("dkd_alpha and dkd_beta must be 0 or more, not both 0")
+    if mixes:
+        raise TrainError("distill_loss dkd splits the soft term at each face's label; it "
+                         "cannot be combined with mixup or cutmix, which mix two labels")
+    return config.dkd_alpha, config.dkd_beta
 
 
 def _provenance(config: TrainConfig, state: dict[str, Any] | None, device: torch.device,
