@@ -21,7 +21,9 @@
 # (30: seconds between two copies of a running student stage), TEACHER_SECONDS,
 # STUDENT_SECONDS and ROBUST_SECONDS (each stage's `--time-limit`, e.g. 420 or 7m: the stage
 # fits its cosine schedule into that time after its first epoch, so a call cut at the device
-# tool's limit has an annealed teacher and its scores rather than nothing).
+# tool's limit has an annealed teacher and its scores rather than nothing), TRAIN_ARGS (more
+# `moodreel train` options for every stage, after the preset's: e.g. "--precision fp32
+# --batch-size 16" on a CPU without native bfloat16, where the teachers' bf16 is emulated).
 # A drawn task now has 15 minutes of device time in all, the machine's start included, and
 # 10 minutes a command, so the plan for one call is the wider teacher alone, fitted to about
 # 7 minutes, its student distilled here from the scores that come back:
@@ -49,9 +51,10 @@ mkdir -p "$OUT" "$RUNS"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
+read -ra train_args <<< "${TRAIN_ARGS:-}"
 train() {
     "$PYTHON" -m moodreel train --data "$DATA" --device "$DEVICE" --no-progress \
-        --max-steps-per-epoch "$STEPS" "$@"
+        --max-steps-per-epoch "$STEPS" "$@" "${train_args[@]}"
 }
 bring_back() {  # a student run's metrics and checkpoints as $OUT/<run>.tar, whole or not at all
     local files=()
