@@ -288,7 +288,7 @@ def test_a_branched_model_trains_and_says_what_it_deploys_as(folder_dataset, tmp
 
 def test_bf16_autocast_lowers_the_loss_and_keeps_float32_weights():
     torch.manual_seed(0)
-    images, labels = make_faces(16, seed=1)
+    images, labels = make_faces(4, seed=1)
     model = create_model("simple_cnn_small")
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     seen = set()
